@@ -24,7 +24,13 @@ extern "C" {
 #define HAMI_MAX_DEVICES 32             /* device entries per region (all vendors) */
 #define HAMI_MAX_PROCS 1024             /* process slots per region */
 #define HAMI_UUID_LEN 64                /* NUL-terminated text UUID, e.g. "GPU-1b2c..." */
-#define HAMI_ERR_LEN 256
+#define HAMI_ERR_LEN 512             /* room for one line naming two bad variables */
+
+/* Compute token bucket tolerance (GCRA "tau"), in ns of wall time: a caller may start at once
+ * while the bucket's theoretical arrival time is at most this far ahead of now.  It bounds the
+ * burst after idle (pct% of 20 ms of device time, plus one launch) and absorbs launch jitter
+ * between processes; 20 ms is 0.4 points of error over the 5 s accuracy window at a 100 % cap. */
+#define HAMI_BUCKET_BURST_NS 20000000ull
 
 enum hami_error {
     HAMI_OK = 0,
@@ -55,20 +61,30 @@ typedef struct hami_region hami_region; /* opaque: mapping + fd + path */
 const char *hami_region_default_path(char *buf, size_t len);
 
 /* Open (and, with create != 0, create and initialise) the region at `path`.  Creation is
- * race-free between processes: exactly one initialises, the others wait for the published
- * header.  A file with another magic, version or size is refused with HAMI_E_FORMAT and a
- * message in err naming the path and what was found. */
+ * race-free between processes: exactly one initialises (in a temp file published with
+ * link(2)), the others open the published file.  A file with another magic, version or size is
+ * refused with HAMI_E_FORMAT and a message in err naming the path and what was found; a missing
+ * file with create == 0 gives HAMI_E_NOT_FOUND; other open/mmap failures HAMI_E_IO. */
 int hami_region_open(const char *path, int create, hami_region **out, char *err, size_t errlen);
 void hami_region_close(hami_region *r);
 const char *hami_region_path(const hami_region *r);
 
 /* Find or create the device entry keyed by (vendor, uuid).  When the entry is created, or when
- * no live process is attached to the region (a stale region of an earlier container run), its
- * limits are set from `limits`; otherwise the region's live limits win.  `card_total_bytes` is
- * the physical capacity (for display and for free-memory clamping).  Returns the device slot
- * (>= 0) or a negative HAMI_E_*. */
+ * no live process other than the caller is attached to the region (a stale region of an
+ * earlier container run: dead processes' bytes are reclaimed first), its limits are set from
+ * `limits`; otherwise the region's live limits win.  Only a process's first registration of a
+ * device applies this rule: a repeat call from the same process returns the slot and changes
+ * nothing (so a live `set` is never undone).  Call hami_region_join BEFORE registering devices,
+ * so that processes starting together see each other.  `card_total_bytes` is the physical
+ * capacity (for display and for free-memory clamping; 0 keeps the stored value).  Returns the
+ * device slot (>= 0) or a negative HAMI_E_*.  Takes a robust process-shared mutex (join time
+ * only). */
 int hami_region_device(hami_region *r, int vendor, const char *uuid, uint64_t card_total_bytes,
                        const hami_limits *limits);
+/* Look a device up without creating it (lock-free): its slot, or HAMI_E_NOT_FOUND. */
+int hami_region_find_device(hami_region *r, int vendor, const char *uuid);
+/* Number of device entries ever registered; slots are 0 .. count-1 (entries are never removed). */
+int hami_region_device_count(hami_region *r);
 
 /* Attach the calling process (pid = getpid(), start time read from /proc) and return its
  * process slot (>= 0) or a negative HAMI_E_*.  Lock-free and O(1) in the number of live
@@ -76,6 +92,9 @@ int hami_region_device(hami_region *r, int vendor, const char *uuid, uint64_t ca
  * slot's remaining bytes and frees it. */
 int hami_region_join(hami_region *r);
 void hami_region_leave(hami_region *r, int proc_slot);
+/* Record "this process is alive and working" (CLOCK_MONOTONIC) in its slot; charges do it too.
+ * 0 or HAMI_E_INVALID. */
+int hami_region_heartbeat(hami_region *r, int proc_slot);
 
 /* Reclaim every slot whose process is dead (pid gone or reused: start time differs): its bytes
  * are subtracted from the devices exactly once.  Returns the number of slots reclaimed. */
@@ -83,11 +102,14 @@ int hami_region_reclaim_dead(hami_region *r);
 
 /* Memory: reserve `bytes` on device `dev_slot` for process `proc_slot` with one CAS loop that
  * never lets usage pass the cap.  Returns 0, HAMI_E_OVER_LIMIT (after one reclaim of dead
- * processes and a retry) or HAMI_E_LIMIT_INVALID.  When it fails, *in_use_bytes and
- * *limit_bytes (either may be NULL) receive the values seen, for the log line. */
+ * processes and a retry), HAMI_E_LIMIT_INVALID, or HAMI_E_INVALID for a bad device slot or a
+ * proc_slot < 0 (a process that could not join is refused: fail closed).  When it fails,
+ * *in_use_bytes and *limit_bytes (either may be NULL) receive the values seen, for the log
+ * line.  Lock-free, no allocation, no syscall on success (one clock read for the heartbeat). */
 int hami_charge_memory(hami_region *r, int dev_slot, int proc_slot, uint64_t bytes,
                        uint64_t *in_use_bytes, uint64_t *limit_bytes);
-/* Give back `bytes`; never subtracts more than the process slot holds on that device. */
+/* Give back `bytes`; never subtracts more than the process slot holds on that device (a double
+ * free or a free of another process's memory cannot underflow anything).  Lock-free. */
 void hami_release_memory(hami_region *r, int dev_slot, int proc_slot, uint64_t bytes);
 
 /* Live limits.  Setting a memory cap below current use refuses new allocations until use falls
@@ -99,7 +121,11 @@ int hami_region_set_limits(hami_region *r, int dev_slot, const hami_limits *limi
  * CLOCK_MONOTONIC).  take_tokens charges `cost_ns` of device time and returns how long the
  * caller must sleep (0 when tokens were available).  charge_back corrects an earlier estimate
  * by `delta_ns` (positive: the work took longer than estimated).  Both are lock-free.  With no
- * compute cap they return 0 at once. */
+ * compute cap (0, policy disable, or compute_invalid: the hook refuses those launches itself)
+ * they return 0 at once: one relaxed load and a branch.  Pass now_ns = 0 to let take_tokens
+ * read CLOCK_MONOTONIC itself only when a cap is active (saves the ~20-30 ns clock read on the
+ * uncapped path).  Burst tolerance: HAMI_BUCKET_BURST_NS.  A cap change through set_limits
+ * rescales the outstanding debt to the new rate, so it takes effect at once. */
 uint64_t hami_take_tokens(hami_region *r, int dev_slot, uint64_t cost_ns, uint64_t now_ns);
 void hami_charge_back(hami_region *r, int dev_slot, int64_t delta_ns);
 /* Counters the hooks add to (relaxed atomics). */
