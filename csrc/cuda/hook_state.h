@@ -1,0 +1,96 @@
+/*
+ * Per-process state of the interception library, vendor-neutral (CUDA and NVML use it; the
+ * Ascend hooks can): configuration from the environment, the shared region and this process's
+ * slot in it, the binding of a device (as the process numbers it) to its region entry, and the
+ * reserve/release/track helpers the allocation hooks share.  See hook_state.c.
+ */
+#ifndef HAMI_HOOK_STATE_H
+#define HAMI_HOOK_STATE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "alloc_table.h"
+#include "hami/region.h"
+
+/* One device as this process sees it.  Filled once (hami_hook_bind_device), then read-only
+ * except the log rate-limit words. */
+typedef struct hami_hook_device {
+    _Atomic int ready;          /* 1 once the fields below are valid (release/acquire) */
+    int vendor;                 /* HAMI_VENDOR_* */
+    int ordinal;                /* the process's device number (env suffix _<i>) */
+    int region_slot;            /* region device entry, or -1: nothing is charged anywhere */
+    int refuse_memory;          /* fail closed: allocations get the vendor's OOM code */
+    int refuse_launch;          /* fail closed: launches get the vendor's invalid-value code */
+    int env_memory_capped;      /* the environment asked for a cap (or gave a bad value) */
+    hami_limits env_limits;     /* as parsed from the environment */
+    uint64_t card_total_bytes;  /* physical capacity reported by the driver */
+    char uuid[HAMI_UUID_LEN];
+    const char *refuse_reason;  /* static text for the refusal log line */
+    char env_error[HAMI_ERR_LEN]; /* the configuration message for this device, if any */
+    _Atomic int refusal_logged;
+    _Atomic int launch_refusal_logged;
+    _Atomic uint64_t last_oom_log_ns;
+    _Atomic uint64_t oom_lines_suppressed;
+} hami_hook_device;
+
+/* Process init, idempotent and thread-safe: reads the configuration of `vendor` (logging each
+ * bad value once), opens or creates the region (logging once and failing closed for capped
+ * devices when that fails), registers the fork handler.  Never loads a vendor library. */
+void hami_hook_process_init(int vendor);
+
+/* The environment's limits for (vendor, ordinal). */
+void hami_hook_env_limits(int vendor, int ordinal, hami_limits *out);
+
+/* 1 when the environment configures any compute cap or bad compute value for `vendor`
+ * (launch hooks must leave their fast path).  Valid after hami_hook_process_init. */
+int hami_hook_compute_configured(int vendor);
+
+/* The region (NULL when it could not be opened) and this process's slot (joined on first use,
+ * and again in a fork child; -1 when joining failed). */
+hami_region *hami_hook_region(void);
+int hami_hook_proc_slot(void);
+
+/* Fill `dev` for device `ordinal` of `vendor` with physical identity `uuid` and capacity:
+ * environment limits, region entry, fail-closed decision.  Idempotent and thread-safe.
+ * Publishes dev->ready.  ordinal < 0: a device the process cannot address by ordinal (NVML
+ * sees a GPU that CUDA_VISIBLE_DEVICES hides): no environment limits; only an existing region
+ * entry is used, none is created. */
+void hami_hook_bind_device(hami_hook_device *dev, int vendor, int ordinal, const char *uuid,
+                           uint64_t card_total_bytes);
+
+/* Reserve `bytes` for an allocation on `dev` before calling the driver.
+ * Returns 0 when the allocation may proceed; *charged_slot is then the region device slot that
+ * holds the reservation (or -1 when nothing was charged: no region entry).  Returns -1 when it
+ * must be refused with the vendor's OOM code (over the cap, invalid configuration, or fail
+ * closed); one rate-limited log line says why, naming `api`. */
+int hami_hook_reserve(hami_hook_device *dev, uint64_t bytes, const char *api, int *charged_slot);
+
+/* Give back a reservation (driver failure) or a released allocation's bytes. */
+void hami_hook_unreserve(int charged_slot, uint64_t bytes);
+
+/* Remember an allocation the driver made (key of kind) so its free releases what was charged.
+ * Returns 0, or -1 when the table could not grow (the caller then undoes the allocation). */
+int hami_hook_track(uint32_t kind, uint64_t key, uint64_t bytes, int charged_slot);
+
+/* Freeing, in two steps so a racing allocation that gets the same address from the driver can
+ * never have its record removed by this free:
+ *   hami_hook_forget_begin removes the record (returns 1 when the key was known: a double free
+ *   or foreign memory returns 0 and releases nothing);
+ *   the caller frees through the driver;
+ *   hami_hook_forget_end releases the bytes when the driver freed it, else puts the record back.
+ */
+int hami_hook_forget_begin(uint32_t kind, uint64_t key, hami_alloc_record *record);
+void hami_hook_forget_end(uint32_t kind, uint64_t key, const hami_alloc_record *record,
+                          int driver_freed);
+
+/* Memory as the process should see it on `dev`.  Returns 1 when the device is virtualised
+ * (then *total_bytes = cap, *free_bytes = min(cap - container use, real_free), *used_bytes =
+ * container use), 0 when the driver's values stand. */
+int hami_hook_memory_view(hami_hook_device *dev, uint64_t real_free_bytes,
+                          uint64_t *total_bytes, uint64_t *free_bytes, uint64_t *used_bytes);
+
+/* Log (once per device) why launches on `dev` are refused. */
+void hami_hook_log_launch_refusal(hami_hook_device *dev, const char *api);
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * The one list of driver symbols the interception library deals with, as X-macros, so the
+ * symbol table (resolve.c), the index enum and the wrapper declarations cannot drift apart.
+ *
+ *   HOOK(name)    we export a wrapper `name`; dlsym(handle, "name") and cuGetProcAddress answers
+ *                 that equal the driver's `name` are replaced by it.
+ *   HELPER(name)  the driver's function is only resolved, for the hooks' own use (never
+ *                 exported, never substituted).
+ *
+ * Everything else the application asks for resolves to the driver untouched.
+ */
+#ifndef HAMI_HOOK_SYMBOLS_H
+#define HAMI_HOOK_SYMBOLS_H
+
+#include "hami/cuda_abi.h"
+#include "hami/nvml_abi.h"
+#include "hook_abi_extra.h"
+
+#define HAMI_CUDA_SYMBOLS(HOOK, HELPER)                                                          \
+    /* resolution */                                                                             \
+    HOOK(cuGetProcAddress)                                                                       \
+    HOOK(cuGetProcAddress_v2)                                                                    \
+    /* memory (memory.c) */                                                                      \
+    HOOK(cuMemAlloc_v2)                                                                          \
+    HOOK(cuMemAllocPitch_v2)                                                                     \
+    HOOK(cuMemAllocManaged)                                                                      \
+    HOOK(cuMemFree_v2)                                                                           \
+    HOOK(cuMemAllocAsync)                                                                        \
+    HOOK(cuMemAllocAsync_ptsz)                                                                   \
+    HOOK(cuMemAllocFromPoolAsync)                                                                \
+    HOOK(cuMemAllocFromPoolAsync_ptsz)                                                           \
+    HOOK(cuMemFreeAsync)                                                                         \
+    HOOK(cuMemFreeAsync_ptsz)                                                                    \
+    HOOK(cuMemCreate)                                                                            \
+    HOOK(cuMemRelease)                                                                           \
+    HOOK(cuArrayCreate_v2)                                                                       \
+    HOOK(cuArray3DCreate_v2)                                                                     \
+    HOOK(cuArrayDestroy)                                                                         \
+    HOOK(cuMipmappedArrayCreate)                                                                 \
+    HOOK(cuMipmappedArrayDestroy)                                                                \
+    /* information (info.c) */                                                                   \
+    HOOK(cuMemGetInfo_v2)                                                                        \
+    HOOK(cuDeviceTotalMem_v2)                                                                    \
+    /* launches (launch.c) */                                                                    \
+    HOOK(cuLaunchKernel)                                                                         \
+    HOOK(cuLaunchKernel_ptsz)                                                                    \
+    HOOK(cuLaunchKernelEx)                                                                       \
+    HOOK(cuLaunchKernelEx_ptsz)                                                                  \
+    HOOK(cuLaunchCooperativeKernel)                                                              \
+    HOOK(cuLaunchCooperativeKernel_ptsz)                                                         \
+    HOOK(cuGraphLaunch)                                                                          \
+    HOOK(cuGraphLaunch_ptsz)                                                                     \
+    /* helpers */                                                                                \
+    HELPER(cuCtxGetDevice)                                                                       \
+    HELPER(cuDeviceGetUuid)                                                                      \
+    HELPER(cuDeviceGetUuid_v2)
+
+#define HAMI_NVML_SYMBOLS(HOOK, HELPER)                                                          \
+    HOOK(nvmlDeviceGetMemoryInfo)                                                                \
+    HOOK(nvmlDeviceGetMemoryInfo_v2)                                                             \
+    HELPER(nvmlDeviceGetUUID)                                                                    \
+    HELPER(nvmlDeviceGetIndex)
+
+/* Indexes into the symbol table: HAMI_SYM_<name>; CUDA entries, HAMI_SYM_CUDA_END, NVML. */
+#define HAMI_SYM_ENUM_(name) HAMI_SYM_##name,
+enum hami_symbol_index {
+    HAMI_CUDA_SYMBOLS(HAMI_SYM_ENUM_, HAMI_SYM_ENUM_)
+    HAMI_SYM_CUDA_END, /* unused slot between the two libraries */
+    HAMI_NVML_SYMBOLS(HAMI_SYM_ENUM_, HAMI_SYM_ENUM_)
+    HAMI_SYM_COUNT
+};
+#undef HAMI_SYM_ENUM_
+
+/* Declarations of our exported wrappers, typed from the driver's own signatures. */
+#define HAMI_EXPORT __attribute__((visibility("default")))
+#define HAMI_DECLARE_WRAPPER_(name) HAMI_EXPORT extern __typeof__(*(name##_fn)0) name;
+#define HAMI_NO_DECLARATION_(name)
+HAMI_CUDA_SYMBOLS(HAMI_DECLARE_WRAPPER_, HAMI_NO_DECLARATION_)
+HAMI_NVML_SYMBOLS(HAMI_DECLARE_WRAPPER_, HAMI_NO_DECLARATION_)
+#undef HAMI_DECLARE_WRAPPER_
+#undef HAMI_NO_DECLARATION_
+
+#endif

@@ -1,0 +1,88 @@
+"""Helpers of the memory-cap end-to-end tests (tests/test_caps_*.py).
+
+The C workload (caps_workload.c) is compiled once per session with ``cc`` against the
+simulator's libcuda.so.1 by path, without an rpath.  Tests run Python driver scripts under
+``hami-core sim --`` (so they can read the simulator's ground truth from $HAMI_SIM_STATE) and
+the driver scripts start workloads under ``hami-core run ... --``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from typing import List, Sequence
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.join(HERE, "caps_workload.c")
+MiB = 1 << 20
+
+
+def hami_cmd() -> List[str]:
+    exe = os.path.join(os.path.dirname(sys.executable), "hami-core")
+    if os.path.exists(exe):
+        return [exe]
+    found = shutil.which("hami-core")
+    return [found] if found else [sys.executable, "-m", "hami_core"]
+
+
+def clean_env(**extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("HAMI_", "CUDA_DEVICE_", "NPU_"))
+           and k not in ("LD_PRELOAD", "GPU_CORE_UTILIZATION_POLICY", "LIBCUDA_LOG_LEVEL",
+                         "CUDA_VISIBLE_DEVICES")}
+    env.update(extra)
+    return env
+
+
+def build_workload(out_dir: str) -> str:
+    """Compile caps_workload.c; returns the binary's path."""
+    import hami_core
+
+    sim_dir = hami_core.sim_library_dir()
+    include = os.path.join(os.path.dirname(HERE), "..", "csrc", "include")
+    exe = os.path.join(out_dir, "caps_workload")
+    cc = os.environ.get("CC", "cc")
+    subprocess.run([cc, "-O1", "-Wall", "-D_GNU_SOURCE", "-I", os.path.normpath(include), SRC,
+                    "-o", exe, os.path.join(sim_dir, "libcuda.so.1"), "-ldl", "-lpthread"],
+                   check=True, capture_output=True, text=True)
+    return exe
+
+
+def run_capped(argv: Sequence[str], *, memory: Sequence[str] = (), region: str = "",
+               env: dict = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    """hami-core sim -- hami-core run [--memory M]... [--region R] -- argv"""
+    run_args: List[str] = []
+    for m in memory:
+        run_args += ["--memory", m]
+    if region:
+        run_args += ["--region", region]
+    cmd = hami_cmd() + ["sim", "--"] + hami_cmd() + ["run", *run_args, "--", *argv]
+    return subprocess.run(cmd, env=env or clean_env(), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def run_sim(argv: Sequence[str], env: dict = None, timeout: float = 60,
+            sim_args: Sequence[str] = ()) -> subprocess.CompletedProcess:
+    cmd = hami_cmd() + ["sim", *sim_args, "--", *argv]
+    return subprocess.run(cmd, env=env or clean_env(), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def run_driver(code: str, tmp_path, env: dict = None, timeout: float = 120,
+               sim_args: Sequence[str] = ()) -> subprocess.CompletedProcess:
+    """Run a Python driver script under `hami-core sim`; HAMI (the CLI argv) is predefined."""
+    path = os.path.join(str(tmp_path), "driver.py")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("import json, os, signal, subprocess, sys, time\n")
+        f.write(f"HAMI = {hami_cmd()!r}\n")
+        f.write(textwrap.dedent(code))
+    return run_sim([sys.executable, path], env=env, timeout=timeout, sim_args=sim_args)
+
+
+def last_json(out: str) -> dict:
+    lines = [ln for ln in out.splitlines() if ln.startswith("{")]
+    assert lines, f"no JSON line in output: {out!r}"
+    return json.loads(lines[-1])
