@@ -15,6 +15,7 @@
 #include "hami/cuda_abi.h"
 #include "hami/nvml_abi.h"
 #include "hook_abi_extra.h"
+#include "hami/acl_abi.h"
 
 #define HAMI_CUDA_SYMBOLS(HOOK, HELPER)                                                          \
     /* resolution */                                                                             \
@@ -61,12 +62,65 @@
     HELPER(nvmlDeviceGetUUID)                                                                    \
     HELPER(nvmlDeviceGetIndex)
 
-/* Indexes into the symbol table: HAMI_SYM_<name>; CUDA entries, HAMI_SYM_CUDA_END, NVML. */
+/* Ascend ACL (libascendcl.so), csrc/ascend.  Every acl* memory, info and submission call that
+ * descends into a hooked rt* call runs that call under the thread-local guard of
+ * csrc/ascend/ascend_guard.h, so it is seen once. */
+#define HAMI_ACL_SYMBOLS(HOOK, HELPER)                                                           \
+    /* memory (ascend_memory.c) */                                                               \
+    HOOK(aclrtMalloc)                                                                            \
+    HOOK(aclrtMallocAlign32)                                                                     \
+    HOOK(aclrtMallocCached)                                                                      \
+    HOOK(aclrtMallocWithCfg)                                                                     \
+    HOOK(aclrtFree)                                                                              \
+    HOOK(aclrtMallocPhysical)                                                                    \
+    HOOK(aclrtFreePhysical)                                                                      \
+    /* information (ascend_info.c) */                                                            \
+    HOOK(aclrtGetMemInfo)                                                                        \
+    HOOK(aclrtGetDeviceInfo)                                                                     \
+    /* submissions (ascend_submit.c) */                                                          \
+    HOOK(aclrtLaunchKernel)                                                                      \
+    HOOK(aclrtLaunchKernelWithHostArgs)                                                          \
+    HOOK(aclopExecuteV2)                                                                         \
+    HOOK(aclopCompileAndExecute)                                                                 \
+    HOOK(aclmdlExecute)                                                                          \
+    HOOK(aclmdlExecuteAsync)                                                                     \
+    /* helpers (ascend_device.c) */                                                              \
+    HELPER(aclrtGetDevice)                                                                       \
+    HELPER(aclrtGetPhyDevIdByLogicDevId)
+
+/* CANN runtime (libruntime.so), csrc/ascend: counted only when called directly (not under an
+ * acl* wrapper of the same class on this thread). */
+#define HAMI_RT_SYMBOLS(HOOK, HELPER)                                                            \
+    /* memory (ascend_memory.c) */                                                               \
+    HOOK(rtMalloc)                                                                               \
+    HOOK(rtFree)                                                                                 \
+    HOOK(rtMallocPhysical)                                                                       \
+    HOOK(rtFreePhysical)                                                                         \
+    /* information (ascend_info.c) */                                                            \
+    HOOK(rtMemGetInfoEx)                                                                         \
+    /* submissions (ascend_submit.c) */                                                          \
+    HOOK(rtKernelLaunch)                                                                         \
+    HOOK(rtKernelLaunchWithHandleV2)                                                             \
+    HOOK(rtLaunchKernelByFuncHandleV3)                                                           \
+    HOOK(rtsLaunchKernelWithHostArgs)                                                            \
+    HOOK(rtModelExecute)                                                                         \
+    /* helpers (ascend_device.c) */                                                              \
+    HELPER(rtGetDevice)                                                                          \
+    HELPER(rtGetDeviceCount)                                                                     \
+    HELPER(rtGetDevicePhyIdByIndex)                                                              \
+    HELPER(rtHamiSimDeviceInfo)
+
+/* Indexes into the symbol table: HAMI_SYM_<name>; CUDA entries, HAMI_SYM_CUDA_END, NVML,
+ * HAMI_SYM_NVML_END, ACL, HAMI_SYM_ACL_END, runtime (rt). */
 #define HAMI_SYM_ENUM_(name) HAMI_SYM_##name,
 enum hami_symbol_index {
     HAMI_CUDA_SYMBOLS(HAMI_SYM_ENUM_, HAMI_SYM_ENUM_)
-    HAMI_SYM_CUDA_END, /* unused slot between the two libraries */
+    HAMI_SYM_CUDA_END, /* unused slot between two libraries */
     HAMI_NVML_SYMBOLS(HAMI_SYM_ENUM_, HAMI_SYM_ENUM_)
+    HAMI_SYM_NVML_END, /* unused slot */
+    HAMI_ACL_SYMBOLS(HAMI_SYM_ENUM_, HAMI_SYM_ENUM_)
+    HAMI_SYM_ACL_END, /* unused slot */
+    HAMI_RT_SYMBOLS(HAMI_SYM_ENUM_, HAMI_SYM_ENUM_)
     HAMI_SYM_COUNT
 };
 #undef HAMI_SYM_ENUM_
@@ -77,6 +131,8 @@ enum hami_symbol_index {
 #define HAMI_NO_DECLARATION_(name)
 HAMI_CUDA_SYMBOLS(HAMI_DECLARE_WRAPPER_, HAMI_NO_DECLARATION_)
 HAMI_NVML_SYMBOLS(HAMI_DECLARE_WRAPPER_, HAMI_NO_DECLARATION_)
+HAMI_ACL_SYMBOLS(HAMI_DECLARE_WRAPPER_, HAMI_NO_DECLARATION_)
+HAMI_RT_SYMBOLS(HAMI_DECLARE_WRAPPER_, HAMI_NO_DECLARATION_)
 #undef HAMI_DECLARE_WRAPPER_
 #undef HAMI_NO_DECLARATION_
 

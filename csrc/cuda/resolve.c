@@ -2,9 +2,9 @@
  * Owns symbol resolution for the interception library:
  *   - the symbol table (hook_symbols.h): exported name, our wrapper, the driver's real pointer;
  *   - lazy, once-per-library resolution of the real pointers (dlopen of libcuda.so.1 /
- *     libnvidia-ml.so.1, then the real dlsym per name), triggered by the first hooked call or
- *     by the first dlsym of a hooked name; never from a constructor, so a shell that merely
- *     has the library preloaded never loads the driver;
+ *     libnvidia-ml.so.1 / libascendcl.so / libruntime.so, then the real dlsym per name),
+ *     triggered by the first hooked call or by the first dlsym of a hooked name; never from a
+ *     constructor, so a shell that merely has the library preloaded never loads the driver;
  *   - the exported `dlsym` override (dlsym(handle, name) on any handle: if the answer is the
  *     driver's pointer of a hooked symbol, our wrapper is returned instead);
  *   - the cuGetProcAddress / cuGetProcAddress_v2 wrappers (same rule, on the driver's answer,
@@ -44,6 +44,8 @@ typedef struct hami_symbol {
 static const hami_symbol symbol_table[HAMI_SYM_COUNT] = {
     HAMI_CUDA_SYMBOLS(HAMI_TABLE_HOOK_, HAMI_TABLE_HELPER_)
     HAMI_NVML_SYMBOLS(HAMI_TABLE_HOOK_, HAMI_TABLE_HELPER_)
+    HAMI_ACL_SYMBOLS(HAMI_TABLE_HOOK_, HAMI_TABLE_HELPER_)
+    HAMI_RT_SYMBOLS(HAMI_TABLE_HOOK_, HAMI_TABLE_HELPER_)
 };
 #undef HAMI_TABLE_HOOK_
 #undef HAMI_TABLE_HELPER_
@@ -51,7 +53,8 @@ static const hami_symbol symbol_table[HAMI_SYM_COUNT] = {
 void *_Atomic hami_real_fns[HAMI_SYM_COUNT];
 _Atomic int hami_lib_resolved[HAMI_LIB_COUNT];
 
-static const char *const library_sonames[HAMI_LIB_COUNT] = {"libcuda.so.1", "libnvidia-ml.so.1"};
+static const char *const library_sonames[HAMI_LIB_COUNT] = {"libcuda.so.1", "libnvidia-ml.so.1",
+                                                             "libascendcl.so", "libruntime.so"};
 
 /* Set while this thread runs a resolution: a dlsym re-entered from a library constructor during
  * our dlopen passes through instead of waiting on ourselves. */
@@ -120,12 +123,22 @@ int hami_resolve_library(int lib)
  * every Python extension and plugin symbol, and must never load the driver for those. */
 static int hooked_index_by_name(const char *name)
 {
-    int cuda = name[0] == 'c' && name[1] == 'u';
-    int nvml = !cuda && strncmp(name, "nvml", 4) == 0;
-    if (!cuda && !nvml)
+    int begin, end;
+    if (name[0] == 'c' && name[1] == 'u') {
+        begin = 0;
+        end = HAMI_SYM_CUDA_END;
+    } else if (strncmp(name, "nvml", 4) == 0) {
+        begin = HAMI_SYM_CUDA_END + 1;
+        end = HAMI_SYM_NVML_END;
+    } else if (strncmp(name, "acl", 3) == 0) {
+        begin = HAMI_SYM_NVML_END + 1;
+        end = HAMI_SYM_ACL_END;
+    } else if (name[0] == 'r' && name[1] == 't') {
+        begin = HAMI_SYM_ACL_END + 1;
+        end = HAMI_SYM_COUNT;
+    } else {
         return -1;
-    int begin = cuda ? 0 : HAMI_SYM_CUDA_END + 1;
-    int end = cuda ? HAMI_SYM_CUDA_END : HAMI_SYM_COUNT;
+    }
     for (int i = begin; i < end; i++) {
         if (symbol_table[i].wrapper && strcmp(symbol_table[i].name, name) == 0)
             return i;

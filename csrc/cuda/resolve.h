@@ -9,7 +9,13 @@
 
 #include "hook_symbols.h"
 
-enum hami_hook_library { HAMI_LIB_CUDA = 0, HAMI_LIB_NVML = 1, HAMI_LIB_COUNT = 2 };
+enum hami_hook_library {
+    HAMI_LIB_CUDA = 0,
+    HAMI_LIB_NVML = 1,
+    HAMI_LIB_ACL = 2, /* libascendcl.so */
+    HAMI_LIB_RT = 3,  /* libruntime.so (CANN runtime) */
+    HAMI_LIB_COUNT = 4
+};
 
 /* Real driver pointers by HAMI_SYM_* index; valid once hami_lib_resolved[lib] is set. */
 extern void *_Atomic hami_real_fns[HAMI_SYM_COUNT];
@@ -22,7 +28,11 @@ int hami_resolve_library(int lib);
 
 static inline int hami_symbol_library(int index)
 {
-    return index < HAMI_SYM_CUDA_END ? HAMI_LIB_CUDA : HAMI_LIB_NVML;
+    if (index < HAMI_SYM_CUDA_END)
+        return HAMI_LIB_CUDA;
+    if (index < HAMI_SYM_NVML_END)
+        return HAMI_LIB_NVML;
+    return index < HAMI_SYM_ACL_END ? HAMI_LIB_ACL : HAMI_LIB_RT;
 }
 
 /* The driver's function for a HAMI_SYM_* index, or NULL when the driver lacks it. */
