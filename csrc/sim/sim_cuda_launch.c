@@ -3,7 +3,8 @@
  * all in virtual time (engine.h): a launch computes its duration, reserves its device from
  * max(now, stream tail, device busy_until) and returns; nothing runs.  Synchronisation sleeps
  * (clock_nanosleep) until the recorded end times.  Each stream keeps the end times of its last
- * 1024 submissions; a launch whose ring slot still holds a future end sleeps until then.
+ * 1024 submissions (sim_timeline.h); a launch whose ring slot still holds a future end sleeps
+ * until then.
  * Durations: a kernel named "hami_sim_spin" runs for the uint64 nanoseconds its first parameter
  * points at (or the first 8 bytes of a CU_LAUNCH_PARAM_BUFFER_POINTER buffer); any other
  * kernel runs ceil(blocks / SMs) waves of HAMI_SIM_BLOCK_NS.  Any module image loads and any
@@ -75,7 +76,7 @@ sim_stream *sim_stream_new(sim_context *ctx, unsigned flags, int priority)
     sim_stream *s = sim_pool_alloc(&g_streams);
     if (!s)
         return NULL;
-    pthread_mutex_init(&s->submit_lock, NULL);
+    sim_timeline_init(&s->tl);
     s->ctx = ctx;
     s->device = ctx->device;
     s->flags = flags;
@@ -97,39 +98,19 @@ sim_stream *sim_stream_resolve(sim_context *ctx, CUstream handle)
     return sim_pool_get(&g_streams, handle);
 }
 
-static uint64_t stream_tail(const sim_stream *s)
-{
-    return atomic_load_explicit(&s->tail_ns, memory_order_acquire);
-}
-
-static void sleep_until(uint64_t deadline_ns)
-{
-    if (deadline_ns > hami_now_ns())
-        hami_sleep_until_ns(deadline_ns);
-}
+static uint64_t stream_tail(const sim_stream *s) { return sim_timeline_tail(&s->tl); }
 
 /* Queue `duration_ns` of work on `s`.  Blocks (sleeping) while the stream's ring is full. */
 static void stream_submit(sim_stream *s, uint64_t duration_ns)
 {
-    pthread_mutex_lock(&s->submit_lock);
-    uint64_t now = hami_now_ns();
-    uint64_t *slot = &s->ring_end_ns[s->ring_next];
-    if (*slot > now) { /* 1024 submissions pending: wait for the oldest one to finish */
-        hami_sleep_until_ns(*slot);
-        now = hami_now_ns();
-    }
-    uint64_t end = sim_engine_schedule(s->device, stream_tail(s), duration_ns, now);
-    *slot = end;
-    s->ring_next = (s->ring_next + 1) & (SIM_STREAM_RING - 1);
-    atomic_store_explicit(&s->tail_ns, end, memory_order_release);
-    pthread_mutex_unlock(&s->submit_lock);
+    sim_timeline_submit(&s->tl, s->device, duration_ns);
 }
 
 static void wait_stream_if_in_ctx(void *elem, void *arg)
 {
     sim_stream *s = elem;
     if (s->ctx == arg)
-        sleep_until(stream_tail(s));
+        sim_sleep_until(stream_tail(s));
 }
 
 void sim_context_wait_idle(sim_context *ctx)
@@ -205,7 +186,7 @@ SIM_API CUresult cuStreamSynchronize(CUstream handle)
         return r;
     if (atomic_load(&s->capture))
         return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
-    sleep_until(stream_tail(s));
+    sim_sleep_until(stream_tail(s));
     return CUDA_SUCCESS;
 }
 
@@ -239,14 +220,24 @@ SIM_API CUresult cuEventCreate(CUevent *phEvent, unsigned int flags)
     return CUDA_SUCCESS;
 }
 
-SIM_API CUresult cuEventDestroy_v2(CUevent handle)
+/* The live event a handle designates, after the init check; NULL with *err set otherwise. */
+static sim_event *event_get(CUevent handle, CUresult *err)
 {
-    CUresult r = sim_check_init();
-    if (r)
-        return r;
+    *err = sim_check_init();
+    if (*err)
+        return NULL;
     sim_event *e = sim_pool_get(&g_events, handle);
     if (!e)
-        return CUDA_ERROR_INVALID_HANDLE;
+        *err = CUDA_ERROR_INVALID_HANDLE;
+    return e;
+}
+
+SIM_API CUresult cuEventDestroy_v2(CUevent handle)
+{
+    CUresult r;
+    sim_event *e = event_get(handle, &r);
+    if (!e)
+        return r;
     sim_pool_free(&g_events, e);
     return CUDA_SUCCESS;
 }
@@ -263,31 +254,26 @@ SIM_API CUresult cuEventRecord(CUevent hEvent, CUstream hStream)
         return CUDA_ERROR_INVALID_HANDLE;
     if (atomic_load(&s->capture))
         return CUDA_SUCCESS; /* an event-record node: not modelled, the graph keeps its time */
-    uint64_t now = hami_now_ns(), tail = stream_tail(s);
-    atomic_store_explicit(&e->time_ns, tail > now ? tail : now, memory_order_release);
+    atomic_store_explicit(&e->time_ns, sim_timeline_record_time(&s->tl), memory_order_release);
     return CUDA_SUCCESS;
 }
 
 SIM_API CUresult cuEventQuery(CUevent handle)
 {
-    CUresult r = sim_check_init();
-    if (r)
-        return r;
-    sim_event *e = sim_pool_get(&g_events, handle);
+    CUresult r;
+    sim_event *e = event_get(handle, &r);
     if (!e)
-        return CUDA_ERROR_INVALID_HANDLE;
+        return r;
     return hami_now_ns() >= atomic_load(&e->time_ns) ? CUDA_SUCCESS : CUDA_ERROR_NOT_READY;
 }
 
 SIM_API CUresult cuEventSynchronize(CUevent handle)
 {
-    CUresult r = sim_check_init();
-    if (r)
-        return r;
-    sim_event *e = sim_pool_get(&g_events, handle);
+    CUresult r;
+    sim_event *e = event_get(handle, &r);
     if (!e)
-        return CUDA_ERROR_INVALID_HANDLE;
-    sleep_until(atomic_load(&e->time_ns));
+        return r;
+    sim_sleep_until(atomic_load(&e->time_ns));
     return CUDA_SUCCESS;
 }
 
@@ -324,11 +310,7 @@ SIM_API CUresult cuStreamWaitEvent(CUstream hStream, CUevent hEvent, unsigned in
     sim_event *e = sim_pool_get(&g_events, hEvent);
     if (!e)
         return CUDA_ERROR_INVALID_HANDLE;
-    uint64_t t = atomic_load(&e->time_ns);
-    pthread_mutex_lock(&s->submit_lock);
-    if (t > stream_tail(s))
-        atomic_store_explicit(&s->tail_ns, t, memory_order_release);
-    pthread_mutex_unlock(&s->submit_lock);
+    sim_timeline_wait_for(&s->tl, atomic_load(&e->time_ns));
     return CUDA_SUCCESS;
 }
 

@@ -19,7 +19,7 @@
 #define CTX_TAG 0x41435458u /* "ACTX" */
 #define SIM_VENDOR_ASCEND 2u
 
-RT_POOL_DEFINE(g_contexts, rt_context, 256, CTX_TAG);
+SIM_POOL_DEFINE(g_contexts, rt_context, 256, CTX_TAG);
 
 static pthread_once_t g_init_once = PTHREAD_ONCE_INIT;
 static rtError_t g_init_result = ACL_ERROR_RT_NO_DEVICE;
@@ -126,7 +126,7 @@ const sim_state *rt_state(void) { return sim_engine_state(); }
 rt_context *rt_current_context(void)
 {
     rt_context *c = t_ctx;
-    if (c && !rt_pool_get(&g_contexts, c))
+    if (c && !sim_pool_get(&g_contexts, c))
         t_ctx = c = NULL; /* destroyed meanwhile */
     return c;
 }
@@ -146,7 +146,7 @@ rtError_t rt_current(rt_context **ctx)
 
 static rt_context *context_new(int phys, int logical, int is_default)
 {
-    rt_context *c = rt_pool_alloc(&g_contexts);
+    rt_context *c = sim_pool_alloc(&g_contexts);
     if (!c)
         return NULL;
     c->device = phys;
@@ -154,7 +154,7 @@ static rt_context *context_new(int phys, int logical, int is_default)
     c->is_default = is_default;
     c->default_stream = rt_stream_new(c);
     if (!c->default_stream) {
-        rt_pool_free(&g_contexts, c);
+        sim_pool_free(&g_contexts, c);
         return NULL;
     }
     sim_engine_mark_active(phys);
@@ -279,7 +279,7 @@ RT_API rtError_t rtCtxDestroy(rtContext_t ctx)
     rtError_t r = rt_check_init();
     if (r)
         return r;
-    rt_context *c = rt_pool_get(&g_contexts, ctx);
+    rt_context *c = sim_pool_get(&g_contexts, ctx);
     if (!c || c->is_default)
         return ACL_ERROR_RT_INVALID_HANDLE;
     rt_context_wait_idle(c);
@@ -290,7 +290,7 @@ RT_API rtError_t rtCtxDestroy(rtContext_t ctx)
     rt_stream *s = c->default_stream;
     c->default_stream = NULL;
     rt_stream_delete(s);
-    rt_pool_free(&g_contexts, c);
+    sim_pool_free(&g_contexts, c);
     return RT_ERROR_NONE;
 }
 
@@ -299,7 +299,7 @@ RT_API rtError_t rtCtxSetCurrent(rtContext_t ctx)
     rtError_t r = rt_check_init();
     if (r)
         return r;
-    rt_context *c = rt_pool_get(&g_contexts, ctx);
+    rt_context *c = sim_pool_get(&g_contexts, ctx);
     if (!c)
         return ACL_ERROR_RT_INVALID_HANDLE;
     t_ctx = c;

@@ -45,9 +45,9 @@ typedef struct rt_model {
     int load_complete;
 } rt_model;
 
-RT_POOL_DEFINE(g_binaries, rt_binary, 1024, BINARY_TAG);
-RT_POOL_DEFINE(g_functions, rt_function, 16384, FUNC_TAG);
-RT_POOL_DEFINE(g_models, rt_model, 1024, MODEL_TAG);
+SIM_POOL_DEFINE(g_binaries, rt_binary, 1024, BINARY_TAG);
+SIM_POOL_DEFINE(g_functions, rt_function, 16384, FUNC_TAG);
+SIM_POOL_DEFINE(g_models, rt_model, 1024, MODEL_TAG);
 
 /* rtFunctionRegister: host stub address -> function */
 static pthread_mutex_t g_stub_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -64,7 +64,7 @@ static rtError_t binary_load(const void *data, uint64_t length, rtBinHandle *han
         return r;
     if (!data || length == 0 || !handle)
         return ACL_ERROR_RT_PARAM_INVALID;
-    rt_binary *b = rt_pool_alloc(&g_binaries);
+    rt_binary *b = sim_pool_alloc(&g_binaries);
     if (!b)
         return ACL_ERROR_RT_RESOURCE_ALLOC_FAIL;
     pthread_mutex_init(&b->lock, NULL);
@@ -92,11 +92,11 @@ RT_API rtError_t rtBinaryUnLoad(rtBinHandle handle)
     rtError_t r = rt_check_init();
     if (r)
         return r;
-    rt_binary *b = rt_pool_get(&g_binaries, handle);
+    rt_binary *b = sim_pool_get(&g_binaries, handle);
     if (!b)
         return ACL_ERROR_RT_INVALID_HANDLE;
     /* functions stay valid handles: a launch already queued may still name them */
-    rt_pool_free(&g_binaries, b);
+    sim_pool_free(&g_binaries, b);
     return RT_ERROR_NONE;
 }
 
@@ -109,7 +109,7 @@ static rt_function *function_get_or_add(rt_binary *b, const char *name)
     while (f && strncmp(f->name, name, sizeof f->name - 1) != 0)
         f = f->next_in_binary;
     if (!f) {
-        f = rt_pool_alloc(&g_functions);
+        f = sim_pool_alloc(&g_functions);
         if (f) {
             snprintf(f->name, sizeof f->name, "%s", name);
             f->is_spin = strcmp(name, SPIN_NAME) == 0;
@@ -127,7 +127,7 @@ RT_API rtError_t rtsFuncGetByName(const rtBinHandle binHandle, const char *kerne
     rtError_t r = rt_check_init();
     if (r)
         return r;
-    rt_binary *b = rt_pool_get(&g_binaries, binHandle);
+    rt_binary *b = sim_pool_get(&g_binaries, binHandle);
     if (!b)
         return ACL_ERROR_RT_INVALID_HANDLE;
     if (!kernelName || !funcHandle)
@@ -146,7 +146,7 @@ RT_API rtError_t rtFunctionRegister(void *binHandle, const void *stubFunc, const
     rtError_t r = rt_check_init();
     if (r)
         return r;
-    rt_binary *b = rt_pool_get(&g_binaries, binHandle);
+    rt_binary *b = sim_pool_get(&g_binaries, binHandle);
     if (!b)
         return ACL_ERROR_RT_INVALID_HANDLE;
     if (!stubFunc || !stubName)
@@ -177,7 +177,7 @@ static rt_function *function_of_stub(const void *stub)
         if (g_stub_keys[i] == stub)
             f = g_stub_funcs[i];
     pthread_mutex_unlock(&g_stub_lock);
-    return f && rt_pool_get(&g_functions, f) ? f : NULL;
+    return f && sim_pool_get(&g_functions, f) ? f : NULL;
 }
 
 /* ------------------------------------------------------------------ launches */
@@ -239,7 +239,7 @@ RT_API rtError_t rtKernelLaunchWithHandleV2(void *hdl, uint64_t tilingKey, uint3
     rtError_t r = rt_check_init();
     if (r)
         return r;
-    rt_binary *b = rt_pool_get(&g_binaries, hdl);
+    rt_binary *b = sim_pool_get(&g_binaries, hdl);
     if (!b)
         return ACL_ERROR_RT_INVALID_HANDLE;
     if (!argsInfo)
@@ -255,7 +255,7 @@ RT_API rtError_t rtLaunchKernelByFuncHandleV3(rtFuncHandle funcHandle, uint32_t 
     rtError_t r = rt_check_init();
     if (r)
         return r;
-    const rt_function *f = rt_pool_get(&g_functions, funcHandle);
+    const rt_function *f = sim_pool_get(&g_functions, funcHandle);
     if (!f)
         return ACL_ERROR_RT_INVALID_HANDLE;
     if (!argsInfo)
@@ -273,7 +273,7 @@ RT_API rtError_t rtsLaunchKernelWithHostArgs(rtFuncHandle funcHandle, uint32_t b
     rtError_t r = rt_check_init();
     if (r)
         return r;
-    const rt_function *f = rt_pool_get(&g_functions, funcHandle);
+    const rt_function *f = sim_pool_get(&g_functions, funcHandle);
     if (!f)
         return ACL_ERROR_RT_INVALID_HANDLE;
     if ((argsSize && !hostArgs) || (placeHolderNum && !placeHolderArray))
@@ -291,7 +291,7 @@ RT_API rtError_t rtModelCreate(rtModel_t *model, uint32_t flag)
         return r;
     if (!model)
         return ACL_ERROR_RT_PARAM_INVALID;
-    rt_model *m = rt_pool_alloc(&g_models);
+    rt_model *m = sim_pool_alloc(&g_models);
     if (!m)
         return ACL_ERROR_RT_NO_MODEL_RESOURCE;
     pthread_mutex_init(&m->lock, NULL);
@@ -304,10 +304,10 @@ RT_API rtError_t rtModelDestroy(rtModel_t model)
     rtError_t r = rt_check_init();
     if (r)
         return r;
-    rt_model *m = rt_pool_get(&g_models, model);
+    rt_model *m = sim_pool_get(&g_models, model);
     if (!m)
         return ACL_ERROR_RT_INVALID_HANDLE;
-    rt_pool_free(&g_models, m);
+    sim_pool_free(&g_models, m);
     return RT_ERROR_NONE;
 }
 
@@ -317,7 +317,7 @@ RT_API rtError_t rtHamiSimModelAddTask(rtModel_t model, uint64_t duration_ns)
     rtError_t r = rt_check_init();
     if (r)
         return r;
-    rt_model *m = rt_pool_get(&g_models, model);
+    rt_model *m = sim_pool_get(&g_models, model);
     if (!m)
         return ACL_ERROR_RT_INVALID_HANDLE;
     pthread_mutex_lock(&m->lock);
@@ -335,7 +335,7 @@ RT_API rtError_t rtModelLoadComplete(rtModel_t model)
     rtError_t r = rt_check_init();
     if (r)
         return r;
-    rt_model *m = rt_pool_get(&g_models, model);
+    rt_model *m = sim_pool_get(&g_models, model);
     if (!m)
         return ACL_ERROR_RT_INVALID_HANDLE;
     pthread_mutex_lock(&m->lock);
@@ -350,7 +350,7 @@ RT_API rtError_t rtModelExecute(rtModel_t model, rtStream_t stream, uint32_t fla
     rtError_t r = rt_check_init();
     if (r)
         return r;
-    rt_model *m = rt_pool_get(&g_models, model);
+    rt_model *m = sim_pool_get(&g_models, model);
     if (!m)
         return ACL_ERROR_RT_INVALID_HANDLE;
     pthread_mutex_lock(&m->lock);

@@ -56,7 +56,7 @@ RT_API rtError_t rtMalloc(void **devPtr, uint64_t size, rtMemType_t type, uint16
         return ACL_ERROR_RT_MEMORY_ALLOCATION;
     }
     uint64_t addr = atomic_fetch_add(&g_next_device_va, round_up(size, DEVICE_ALIGN_BYTES));
-    if (rt_alloc_insert(addr, size, c->device, RT_ALLOC_DEVICE) != 0) {
+    if (sim_alloc_insert(addr, size, c->device, RT_ALLOC_DEVICE) != 0) {
         sim_engine_mem_release(c->device, size);
         return ACL_ERROR_RT_MEMORY_ALLOCATION;
     }
@@ -73,8 +73,8 @@ RT_API rtError_t rtFree(void *devPtr)
     int device;
     if (!devPtr)
         return ACL_ERROR_RT_PARAM_INVALID;
-    if (rt_alloc_remove((uint64_t)(uintptr_t)devPtr, RT_KIND_BIT(RT_ALLOC_DEVICE), &bytes,
-                        &device) != 0) {
+    if (sim_alloc_remove((uint64_t)(uintptr_t)devPtr, SIM_KIND_BIT(RT_ALLOC_DEVICE), &bytes,
+                         &device, NULL) != 0) {
         rt_set_error("rtFree: %p is not a device allocation of this process", devPtr);
         return ACL_ERROR_RT_PARAM_INVALID;
     }
@@ -92,7 +92,7 @@ RT_API rtError_t rtMallocHost(void **hostPtr, uint64_t size, uint16_t moduleId)
     void *p = NULL;
     if (posix_memalign(&p, 64, (size_t)size) != 0 || !p)
         return ACL_ERROR_RT_MEMORY_ALLOCATION;
-    if (rt_alloc_insert((uint64_t)(uintptr_t)p, size, -1, RT_ALLOC_HOST) != 0) {
+    if (sim_alloc_insert((uint64_t)(uintptr_t)p, size, -1, RT_ALLOC_HOST) != 0) {
         free(p);
         return ACL_ERROR_RT_MEMORY_ALLOCATION;
     }
@@ -102,8 +102,8 @@ RT_API rtError_t rtMallocHost(void **hostPtr, uint64_t size, uint16_t moduleId)
 
 RT_API rtError_t rtFreeHost(void *hostPtr)
 {
-    if (!hostPtr ||
-        rt_alloc_remove((uint64_t)(uintptr_t)hostPtr, RT_KIND_BIT(RT_ALLOC_HOST), NULL, NULL))
+    if (!hostPtr || sim_alloc_remove((uint64_t)(uintptr_t)hostPtr, SIM_KIND_BIT(RT_ALLOC_HOST),
+                                     NULL, NULL, NULL))
         return ACL_ERROR_RT_PARAM_INVALID;
     free(hostPtr);
     return RT_ERROR_NONE;
@@ -128,7 +128,7 @@ RT_API rtError_t rtMallocPhysical(rtDrvMemHandle *handle, size_t size, rtDrvMemP
         return ACL_ERROR_RT_MEMORY_ALLOCATION;
     }
     uint64_t id = atomic_fetch_add(&g_next_phys_handle, 64);
-    if (rt_alloc_insert(id, size, phys, RT_ALLOC_PHYS) != 0) {
+    if (sim_alloc_insert(id, size, phys, RT_ALLOC_PHYS) != 0) {
         sim_engine_mem_release(phys, size);
         return ACL_ERROR_RT_MEMORY_ALLOCATION;
     }
@@ -143,8 +143,8 @@ RT_API rtError_t rtFreePhysical(rtDrvMemHandle handle)
         return r;
     uint64_t bytes;
     int device;
-    if (rt_alloc_remove((uint64_t)(uintptr_t)handle, RT_KIND_BIT(RT_ALLOC_PHYS), &bytes,
-                        &device) != 0)
+    if (sim_alloc_remove((uint64_t)(uintptr_t)handle, SIM_KIND_BIT(RT_ALLOC_PHYS), &bytes,
+                         &device, NULL) != 0)
         return ACL_ERROR_RT_INVALID_HANDLE;
     sim_engine_mem_release(device, bytes);
     return RT_ERROR_NONE;
@@ -219,16 +219,16 @@ RT_API rtError_t rtMapMem(void *devPtr, size_t size, size_t offset, rtDrvMemHand
         return r;
     uint64_t phys_bytes;
     int device;
-    if (rt_alloc_find((uint64_t)(uintptr_t)handle, RT_KIND_BIT(RT_ALLOC_PHYS), &phys_bytes,
-                      &device) != 0)
+    if (sim_alloc_find((uint64_t)(uintptr_t)handle, SIM_KIND_BIT(RT_ALLOC_PHYS), &phys_bytes,
+                       &device) != 0)
         return ACL_ERROR_RT_INVALID_HANDLE;
     uint64_t addr = (uint64_t)(uintptr_t)devPtr;
     if (!devPtr || size == 0 || offset > phys_bytes || size > phys_bytes - offset ||
         !inside_reservation(addr, size))
         return ACL_ERROR_RT_PARAM_INVALID;
-    if (rt_alloc_find(addr, RT_KIND_BIT(RT_ALLOC_MAP), NULL, NULL) == 0)
+    if (sim_alloc_find(addr, SIM_KIND_BIT(RT_ALLOC_MAP), NULL, NULL) == 0)
         return ACL_ERROR_RT_PARAM_INVALID; /* already mapped there */
-    if (rt_alloc_insert(addr, size, device, RT_ALLOC_MAP) != 0)
+    if (sim_alloc_insert(addr, size, device, RT_ALLOC_MAP) != 0)
         return ACL_ERROR_RT_MEMORY_ALLOCATION;
     return RT_ERROR_NONE;
 }
@@ -238,7 +238,8 @@ RT_API rtError_t rtUnmapMem(void *devPtr)
     rtError_t r = rt_check_init();
     if (r)
         return r;
-    if (rt_alloc_remove((uint64_t)(uintptr_t)devPtr, RT_KIND_BIT(RT_ALLOC_MAP), NULL, NULL) != 0)
+    if (sim_alloc_remove((uint64_t)(uintptr_t)devPtr, SIM_KIND_BIT(RT_ALLOC_MAP), NULL, NULL,
+                         NULL) != 0)
         return ACL_ERROR_RT_PARAM_INVALID;
     return RT_ERROR_NONE;
 }

@@ -1,9 +1,10 @@
 /*
  * Simulated CANN runtime: streams and events in virtual time (engine.h).  A submission
  * reserves its device from max(now, stream tail, device busy_until) and returns; nothing runs.
- * Each stream keeps the end times of its last 1024 submissions; a submission whose ring slot
- * still holds a future end sleeps until then.  Synchronisation sleeps (clock_nanosleep) until
- * the recorded end times.  A NULL stream handle means the current context's default stream.
+ * Each stream keeps the end times of its last 1024 submissions (../sim_timeline.h); a
+ * submission whose ring slot still holds a future end sleeps until then.  Synchronisation
+ * sleeps (clock_nanosleep) until the recorded end times.  A NULL stream handle means the
+ * current context's default stream.
  *
  * Event status: an event records the end of the work queued before it (or the record time
  * when the stream is idle); a never-recorded event counts as complete.  rtEventQuery returns
@@ -22,26 +23,17 @@ typedef struct rt_event {
     _Atomic uint64_t time_ns; /* when the work before the record completes; 0: never recorded */
 } rt_event;
 
-RT_POOL_DEFINE(g_streams, rt_stream, 2048, STREAM_TAG);
-RT_POOL_DEFINE(g_events, rt_event, 65536, EVENT_TAG);
+SIM_POOL_DEFINE(g_streams, rt_stream, 2048, STREAM_TAG);
+SIM_POOL_DEFINE(g_events, rt_event, 65536, EVENT_TAG);
 
-static void sleep_until(uint64_t deadline_ns)
-{
-    if (deadline_ns > hami_now_ns())
-        hami_sleep_until_ns(deadline_ns);
-}
-
-static uint64_t stream_tail(const rt_stream *s)
-{
-    return atomic_load_explicit(&s->tail_ns, memory_order_acquire);
-}
+static uint64_t stream_tail(const rt_stream *s) { return sim_timeline_tail(&s->tl); }
 
 rt_stream *rt_stream_new(rt_context *ctx)
 {
-    rt_stream *s = rt_pool_alloc(&g_streams);
+    rt_stream *s = sim_pool_alloc(&g_streams);
     if (!s)
         return NULL;
-    pthread_mutex_init(&s->submit_lock, NULL);
+    sim_timeline_init(&s->tl);
     s->ctx = ctx;
     s->device = ctx->device;
     return s;
@@ -50,7 +42,7 @@ rt_stream *rt_stream_new(rt_context *ctx)
 void rt_stream_delete(rt_stream *s)
 {
     if (s)
-        rt_pool_free(&g_streams, s); /* pending work keeps its (already reserved) device time */
+        sim_pool_free(&g_streams, s); /* pending work keeps its (already reserved) device time */
 }
 
 rt_stream *rt_stream_resolve(rtStream_t handle, rtError_t *err)
@@ -63,7 +55,7 @@ rt_stream *rt_stream_resolve(rtStream_t handle, rtError_t *err)
     *err = rt_check_init();
     if (*err)
         return NULL;
-    rt_stream *s = rt_pool_get(&g_streams, handle);
+    rt_stream *s = sim_pool_get(&g_streams, handle);
     if (!s) {
         rt_set_error("stream %p is not a live stream", handle);
         *err = ACL_ERROR_RT_INVALID_HANDLE;
@@ -73,37 +65,26 @@ rt_stream *rt_stream_resolve(rtStream_t handle, rtError_t *err)
 
 void rt_stream_submit(rt_stream *s, uint64_t duration_ns)
 {
-    pthread_mutex_lock(&s->submit_lock);
-    uint64_t now = hami_now_ns();
-    uint64_t *slot = &s->ring_end_ns[s->ring_next];
-    if (*slot > now) { /* 1024 submissions pending: wait for the oldest one */
-        hami_sleep_until_ns(*slot);
-        now = hami_now_ns();
-    }
-    uint64_t end = sim_engine_schedule(s->device, stream_tail(s), duration_ns, now);
-    *slot = end;
-    s->ring_next = (s->ring_next + 1) & (RT_STREAM_RING - 1);
-    atomic_store_explicit(&s->tail_ns, end, memory_order_release);
-    pthread_mutex_unlock(&s->submit_lock);
+    sim_timeline_submit(&s->tl, s->device, duration_ns);
 }
 
 static void wait_if_in_ctx(void *elem, void *arg)
 {
     rt_stream *s = elem;
     if (s->ctx == arg)
-        sleep_until(stream_tail(s));
+        sim_sleep_until(stream_tail(s));
 }
 
-void rt_context_wait_idle(rt_context *ctx) { rt_pool_for_each(&g_streams, wait_if_in_ctx, ctx); }
+void rt_context_wait_idle(rt_context *ctx) { sim_pool_for_each(&g_streams, wait_if_in_ctx, ctx); }
 
 static void wait_if_on_device(void *elem, void *arg)
 {
     rt_stream *s = elem;
     if (s->device == *(int *)arg)
-        sleep_until(stream_tail(s));
+        sim_sleep_until(stream_tail(s));
 }
 
-void rt_device_wait_idle(int device) { rt_pool_for_each(&g_streams, wait_if_on_device, &device); }
+void rt_device_wait_idle(int device) { sim_pool_for_each(&g_streams, wait_if_on_device, &device); }
 
 /* ------------------------------------------------------------------ streams */
 
@@ -134,7 +115,7 @@ RT_API rtError_t rtStreamDestroy(rtStream_t stream)
     rtError_t r = rt_check_init();
     if (r)
         return r;
-    rt_stream *s = rt_pool_get(&g_streams, stream);
+    rt_stream *s = sim_pool_get(&g_streams, stream);
     if (!s || (s->ctx && s->ctx->default_stream == s))
         return ACL_ERROR_RT_INVALID_HANDLE;
     rt_stream_delete(s);
@@ -147,7 +128,7 @@ RT_API rtError_t rtStreamSynchronize(rtStream_t stream)
     rt_stream *s = rt_stream_resolve(stream, &r);
     if (!s)
         return r;
-    sleep_until(stream_tail(s));
+    sim_sleep_until(stream_tail(s));
     return RT_ERROR_NONE;
 }
 
@@ -169,7 +150,7 @@ RT_API rtError_t rtEventCreateWithFlag(rtEvent_t *event, uint32_t flag)
         return r;
     if (!event)
         return ACL_ERROR_RT_PARAM_INVALID;
-    rt_event *e = rt_pool_alloc(&g_events);
+    rt_event *e = sim_pool_alloc(&g_events);
     if (!e)
         return ACL_ERROR_RT_NO_EVENT_RESOURCE;
     e->flags = flag;
@@ -184,7 +165,7 @@ static rt_event *event_get(rtEvent_t handle, rtError_t *err)
     *err = rt_check_init();
     if (*err)
         return NULL;
-    rt_event *e = rt_pool_get(&g_events, handle);
+    rt_event *e = sim_pool_get(&g_events, handle);
     if (!e) {
         rt_set_error("event %p is not a live event", handle);
         *err = ACL_ERROR_RT_INVALID_HANDLE;
@@ -198,7 +179,7 @@ RT_API rtError_t rtEventDestroy(rtEvent_t event)
     rt_event *e = event_get(event, &r);
     if (!e)
         return r;
-    rt_pool_free(&g_events, e);
+    sim_pool_free(&g_events, e);
     return RT_ERROR_NONE;
 }
 
@@ -211,8 +192,7 @@ RT_API rtError_t rtEventRecord(rtEvent_t event, rtStream_t stream)
     rt_stream *s = rt_stream_resolve(stream, &r);
     if (!s)
         return r;
-    uint64_t now = hami_now_ns(), tail = stream_tail(s);
-    atomic_store_explicit(&e->time_ns, tail > now ? tail : now, memory_order_release);
+    atomic_store_explicit(&e->time_ns, sim_timeline_record_time(&s->tl), memory_order_release);
     return RT_ERROR_NONE;
 }
 
@@ -244,7 +224,7 @@ RT_API rtError_t rtEventSynchronize(rtEvent_t event)
     rt_event *e = event_get(event, &r);
     if (!e)
         return r;
-    sleep_until(atomic_load(&e->time_ns));
+    sim_sleep_until(atomic_load(&e->time_ns));
     return RT_ERROR_NONE;
 }
 
@@ -278,10 +258,6 @@ RT_API rtError_t rtStreamWaitEvent(rtStream_t stream, rtEvent_t event)
     rt_stream *s = rt_stream_resolve(stream, &r);
     if (!s)
         return r;
-    uint64_t t = atomic_load(&e->time_ns);
-    pthread_mutex_lock(&s->submit_lock);
-    if (t > stream_tail(s))
-        atomic_store_explicit(&s->tail_ns, t, memory_order_release);
-    pthread_mutex_unlock(&s->submit_lock);
+    sim_timeline_wait_for(&s->tl, atomic_load(&e->time_ns));
     return RT_ERROR_NONE;
 }

@@ -1,11 +1,13 @@
 /*
- * Handle pools of the simulated libcuda.so.1: fixed arrays of objects (contexts, streams,
- * events, modules, functions, graphs, pools) with a free list.  Validation is a range check
- * plus a tag compare, so a bad handle is refused without touching memory outside the pool.
+ * Handle pools of the simulated vendor libraries (sim_pool.h): fixed arrays of objects
+ * (contexts, streams, events, modules, functions, graphs, binaries, models ...) with a free
+ * list.  Validation is a range check plus a tag compare, so a bad handle is refused without
+ * touching memory outside the pool.
  */
+#include <stdatomic.h>
 #include <string.h>
 
-#include "sim_cuda.h"
+#include "sim_pool.h"
 
 void *sim_pool_alloc(sim_pool *pool)
 {

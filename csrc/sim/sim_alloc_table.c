@@ -1,14 +1,16 @@
 /*
- * Process-local table of everything the simulated runtime handed out by address or id (device
- * and host memory, VMM physical handles, reservations, mappings): key -> bytes, device, kind.
- * 128 stripes, each a mutex over 256 chained buckets, nodes recycled through a per-stripe free
- * list, so insert/remove cost a hash, an uncontended lock and a few stores.
+ * Process-local table of everything a simulated library handed out by address or id (device,
+ * managed and host memory, arrays, VMM handles, reservations and mappings): key -> bytes,
+ * device, kind (sim_alloc_table.h).  256 stripes, each a mutex over 256 chained buckets, with
+ * nodes recycled through a per-stripe free list (malloc only when a stripe grows), so
+ * insert/remove cost a hash, an uncontended lock and a few stores.
  */
+#include <pthread.h>
 #include <stdlib.h>
 
-#include "rt_sim.h"
+#include "sim_alloc_table.h"
 
-#define STRIPES 128u
+#define STRIPES 256u
 #define BUCKETS_PER_STRIPE 256u
 #define NODES_PER_CHUNK 64u
 
@@ -49,7 +51,7 @@ static inline unsigned bucket_of(uint64_t h)
     return (unsigned)(h >> 8) & (BUCKETS_PER_STRIPE - 1);
 }
 
-int rt_alloc_insert(uint64_t key, uint64_t bytes, int device, int kind)
+int sim_alloc_insert(uint64_t key, uint64_t bytes, int device, int kind)
 {
     pthread_once(&g_once, init_locks);
     uint64_t h = mix(key);
@@ -79,7 +81,8 @@ int rt_alloc_insert(uint64_t key, uint64_t bytes, int device, int kind)
     return 0;
 }
 
-static int lookup(uint64_t key, unsigned kinds_mask, uint64_t *bytes, int *device, int remove)
+static int lookup(uint64_t key, unsigned kinds_mask, uint64_t *bytes, int *device, int *kind,
+                  int remove)
 {
     pthread_once(&g_once, init_locks);
     uint64_t h = mix(key);
@@ -89,12 +92,14 @@ static int lookup(uint64_t key, unsigned kinds_mask, uint64_t *bytes, int *devic
     for (alloc_node *n = *link; n; link = &n->next, n = n->next) {
         if (n->key != key)
             continue;
-        if (!(kinds_mask & RT_KIND_BIT(n->kind)))
+        if (!(kinds_mask & SIM_KIND_BIT(n->kind)))
             break;
         if (bytes)
             *bytes = n->bytes;
         if (device)
             *device = n->device;
+        if (kind)
+            *kind = n->kind;
         if (remove) {
             *link = n->next;
             n->next = s->free_nodes;
@@ -107,12 +112,20 @@ static int lookup(uint64_t key, unsigned kinds_mask, uint64_t *bytes, int *devic
     return -1;
 }
 
-int rt_alloc_remove(uint64_t key, unsigned kinds_mask, uint64_t *bytes, int *device)
+int sim_alloc_remove(uint64_t key, unsigned kinds_mask, uint64_t *bytes, int *device, int *kind)
 {
-    return lookup(key, kinds_mask, bytes, device, 1);
+    return lookup(key, kinds_mask, bytes, device, kind, 1);
 }
 
-int rt_alloc_find(uint64_t key, unsigned kinds_mask, uint64_t *bytes, int *device)
+int sim_alloc_find(uint64_t key, unsigned kinds_mask, uint64_t *bytes, int *device)
 {
-    return lookup(key, kinds_mask, bytes, device, 0);
+    return lookup(key, kinds_mask, bytes, device, NULL, 0);
+}
+
+void sim_alloc_after_fork(void)
+{
+    /* a thread of the parent may have held a stripe lock at fork time: start the child's
+     * locks afresh.  Entries stay: freeing them in the child releases nothing the child's own
+     * slot does not hold (engine.c clamps), so the parent's accounting is untouched. */
+    init_locks();
 }
