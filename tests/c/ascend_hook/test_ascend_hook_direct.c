@@ -42,6 +42,7 @@ DECLARE(rtFreePhysical)
 DECLARE(rtMemGetInfoEx)
 DECLARE(rtHamiSimDeviceInfo)
 aclopAttr *aclopCreateAttr(void);
+void aclopDestroyAttr(const aclopAttr *attr);
 aclError aclopSetAttrInt(aclopAttr *attr, const char *attrName, int64_t attrValue);
 
 static char uuid0[48], uuid1[48];
@@ -206,5 +207,6 @@ int main(void)
     uint32_t model = 0;
     CHECK_EQ(aclmdlLoadFromMem("model", 5, &model), ACL_SUCCESS);
     CHECK_EQ(aclmdlExecute(model, NULL, NULL), ACL_SUCCESS);
+    aclopDestroyAttr(attr);
     return test_finish("test_ascend_hook_direct");
 }

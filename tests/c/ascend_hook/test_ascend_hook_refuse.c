@@ -33,6 +33,7 @@ DECLARE(rtLaunchKernelByFuncHandleV3)
 DECLARE(rtsLaunchKernelWithHostArgs)
 DECLARE(rtModelExecute)
 aclopAttr *aclopCreateAttr(void);
+void aclopDestroyAttr(const aclopAttr *attr);
 aclError aclopSetAttrInt(aclopAttr *attr, const char *attrName, int64_t attrValue);
 
 int main(int argc, char **argv)
@@ -82,9 +83,7 @@ int main(int argc, char **argv)
                  ACL_SUCCESS);
         CHECK_EQ(aclmdlExecute(model, NULL, NULL), ACL_SUCCESS);
         CHECK_EQ(aclrtSynchronizeStream(stream), ACL_SUCCESS);
-        /* the runtime directly: its own argument checks answer (the hook let it through) */
-        CHECK(rtModelExecute(&dummy, stream, 0) != ACL_ERROR_RT_PARAM_INVALID ||
-              rtModelExecute(&dummy, stream, 0) == ACL_ERROR_RT_PARAM_INVALID);
     }
+    aclopDestroyAttr(attr);
     return test_finish("test_ascend_hook_refuse");
 }
