@@ -1,0 +1,490 @@
+"""hami-core: user-space GPU/NPU sharing.
+
+A C library loaded with ``LD_PRELOAD`` (``libhami.so``) caps device memory and compute for every
+process of a container through one shared-memory *region* file.  This package is the thin,
+typed Python side of it:
+
+- :func:`library_path` / :func:`sim_library_dir` -- the bundled native libraries;
+- :class:`Limits` -- limits as a container entrypoint sets them, :meth:`Limits.env`;
+- :func:`usage`, :func:`processes` -- live usage read from a region (dataclasses);
+- :func:`set_limits` -- change live limits (running processes follow without restart);
+- :func:`current` -- the limits and usage of the calling process when it runs under the library.
+
+Every function takes the region explicitly (``region=None`` means ``$HAMI_REGION``, else the
+library's default path); nothing is cached between calls.  The region layout is defined once,
+in C, and read through :mod:`hami_core._native`.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import asdict, dataclass, field
+from typing import Dict, List, Mapping, Optional, Union
+
+
+def _find_installed_native() -> Optional[str]:
+    """When this copy of the package has no native part (the source tree of a checkout that was
+    installed with `pip install .`, imported because the current directory is the checkout),
+    return the directory of an installed copy that has one."""
+    import glob
+    import sysconfig
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
+    for entry in sys.path:
+        cand = os.path.join(os.path.abspath(entry or "."), "hami_core")
+        if cand != here and glob.glob(os.path.join(cand, "_native" + suffix)):
+            return cand
+    return None
+
+
+try:
+    from . import _native
+except ImportError as _e:
+    _other = _find_installed_native()
+    if _other is None:  # pragma: no cover - only when the package was not built
+        raise ImportError(
+            "hami_core._native is missing: the native part of hami-core was not built. "
+            "Install with `pip install .` (or `pip install -e .`) from the source checkout."
+        ) from _e
+    __path__.append(_other)  # noqa: F821 - the package's own search path
+    from . import _native
+
+from ._native import RegionError, RegionFormatError, RegionNotFoundError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "HamiError",
+    "LibraryNotFoundError",
+    "DeviceNotFoundError",
+    "RegionError",
+    "RegionFormatError",
+    "RegionNotFoundError",
+    "Limits",
+    "DeviceUsage",
+    "ProcessUsage",
+    "Current",
+    "library_path",
+    "sim_library_dir",
+    "bin_dir",
+    "region_path",
+    "parse_size",
+    "parse_percent",
+    "usage",
+    "processes",
+    "set_limits",
+    "current",
+    "is_preloaded",
+    "preload_value",
+]
+
+Size = Union[int, str]
+Percent = Union[int, str]
+
+# The bundled libraries sit next to the native extension (see _find_installed_native).
+_PKG_DIR = os.path.dirname(os.path.abspath(_native.__file__))
+_LIB_DIR = os.path.join(_PKG_DIR, "_lib")
+
+
+class HamiError(Exception):
+    """Base class of the errors raised by this package (besides the region errors)."""
+
+
+class LibraryNotFoundError(HamiError, FileNotFoundError):
+    """A bundled native library is missing (the package was built without it)."""
+
+
+class DeviceNotFoundError(HamiError, LookupError):
+    """No device of the region matches the given index or UUID."""
+
+
+# --------------------------------------------------------------------------------------------
+# Paths
+
+
+def library_path() -> str:
+    """Absolute path of the bundled interception library ``libhami.so``."""
+    path = os.path.join(_LIB_DIR, "libhami.so")
+    if not os.path.isfile(path):
+        raise LibraryNotFoundError(
+            f"{path} is missing: this hami-core was built without the interception library; "
+            "reinstall with `pip install .` from a complete checkout"
+        )
+    return path
+
+
+def sim_library_dir() -> str:
+    """Directory of the simulated vendor libraries (``libcuda.so.1``, ``libnvidia-ml.so.1`` ...)."""
+    path = os.path.join(_LIB_DIR, "sim")
+    if not os.path.isfile(os.path.join(path, "libcuda.so.1")):
+        raise LibraryNotFoundError(
+            f"{path}/libcuda.so.1 is missing: this hami-core was built without the simulator; "
+            "reinstall with `pip install .` from a complete checkout"
+        )
+    return path
+
+
+def bin_dir() -> str:
+    """Directory of the bundled benchmark programs (``hami-bench-alloc`` ...)."""
+    return os.path.join(_LIB_DIR, "bin")
+
+
+def region_path(region: Optional[str] = None) -> str:
+    """The region a call addresses: ``region``, else ``$HAMI_REGION``, else the default
+    (``$TMPDIR/hami-<uid>.region``), exactly as the library resolves it."""
+    if region:
+        return os.path.abspath(region)
+    env = os.environ.get("HAMI_REGION")
+    if env:
+        return os.path.abspath(env)
+    return _native.default_region_path()
+
+
+def parse_size(value: Size) -> int:
+    """Bytes of a size (``4g``, ``512Mi``, ``2GB``, ``1073741824``), with the C grammar.
+    Raises ValueError with the library's message."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r}: expected a size")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"'{value}': a size cannot be negative")
+        return value
+    return int(_native.parse_size(str(value)))
+
+
+def parse_percent(value: Percent) -> int:
+    """A percentage 0..100 (0 = no cap), with the C grammar.  Raises ValueError."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r}: expected a percentage")
+    if isinstance(value, int):
+        value = str(value)
+    return int(_native.parse_percent(str(value)))
+
+
+# --------------------------------------------------------------------------------------------
+# Limits as a container entrypoint sets them
+
+_POLICIES = ("force", "disable")
+_LOG_LEVELS = ("error", "warn", "info", "debug")
+
+
+@dataclass
+class Limits:
+    """Limits for the processes of one container.
+
+    ``memory``/``compute`` apply to every device; ``device_memory``/``device_compute`` override
+    them per device ordinal (as the process sees devices).  Sizes are bytes or strings of the
+    size grammar (``"4g"``, ``"1536Mi"``); percentages are 1..100 (0 = no cap).  Values are
+    validated at construction: a bad one raises ValueError with the library's message.
+
+    >>> Limits(memory="4g", compute=50).env()["HAMI_MEMORY_LIMIT"]
+    '4294967296'
+    """
+
+    memory: Optional[Size] = None
+    compute: Optional[Percent] = None
+    device_memory: Mapping[int, Size] = field(default_factory=dict)
+    device_compute: Mapping[int, Percent] = field(default_factory=dict)
+    policy: Optional[str] = None
+    region: Optional[str] = None
+    log_level: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        self._memory = parse_size(self.memory) if self.memory is not None else None
+        self._compute = parse_percent(self.compute) if self.compute is not None else None
+        self._device_memory = {self._ordinal(k): parse_size(v) for k, v in dict(self.device_memory).items()}
+        self._device_compute = {self._ordinal(k): parse_percent(v) for k, v in dict(self.device_compute).items()}
+        if self.policy is not None and self.policy not in _POLICIES:
+            raise ValueError(f"policy '{self.policy}': expected one of {', '.join(_POLICIES)}")
+        if self.log_level is not None and self.log_level not in _LOG_LEVELS:
+            raise ValueError(f"log_level '{self.log_level}': expected one of {', '.join(_LOG_LEVELS)}")
+
+    @staticmethod
+    def _ordinal(key: Union[int, str]) -> int:
+        try:
+            i = int(key)
+        except (TypeError, ValueError):
+            raise ValueError(f"device '{key}': expected a device ordinal 0..{_native.MAX_DEVICES - 1}") from None
+        if not 0 <= i < _native.MAX_DEVICES:
+            raise ValueError(f"device '{key}': expected a device ordinal 0..{_native.MAX_DEVICES - 1}")
+        return i
+
+    def env(self, preload: bool = False) -> Dict[str, str]:
+        """The environment variables (DESIGN 3.1 names) that apply these limits.
+
+        Sizes are written in bytes.  With ``preload=True`` the dict also holds ``LD_PRELOAD``
+        with the bundled library in front of the current value."""
+        env: Dict[str, str] = {}
+        if self._memory is not None:
+            env["HAMI_MEMORY_LIMIT"] = str(self._memory)
+        for i, v in sorted(self._device_memory.items()):
+            env[f"HAMI_MEMORY_LIMIT_{i}"] = str(v)
+        if self._compute is not None:
+            env["HAMI_COMPUTE_LIMIT"] = str(self._compute)
+        for i, v in sorted(self._device_compute.items()):
+            env[f"HAMI_COMPUTE_LIMIT_{i}"] = str(v)
+        if self.policy is not None:
+            env["HAMI_POLICY"] = self.policy
+        if self.region is not None:
+            env["HAMI_REGION"] = os.path.abspath(self.region)
+        if self.log_level is not None:
+            env["HAMI_LOG_LEVEL"] = self.log_level
+        if preload:
+            env["LD_PRELOAD"] = preload_value(os.environ.get("LD_PRELOAD", ""))
+        return env
+
+
+def preload_value(existing: str = "") -> str:
+    """``LD_PRELOAD`` with the bundled library first (not repeated if already there)."""
+    lib = library_path()
+    parts = [p for p in existing.replace(" ", ":").split(":") if p and p != lib]
+    return ":".join([lib] + parts)
+
+
+# --------------------------------------------------------------------------------------------
+# Usage
+
+
+@dataclass
+class DeviceUsage:
+    """One device of a region: its live limits and the container's use of it.
+
+    ``index`` is the device's position in the region (what ``hami-core set DEV=...`` takes);
+    ``memory_limit_bytes`` 0 means no cap; ``free_bytes`` is cap minus in use (or card total
+    minus in use without a cap); ``*_invalid`` means the configured value did not parse and the
+    device refuses work (fail closed).
+    """
+
+    index: int
+    vendor: str
+    uuid: str
+    card_total_bytes: int
+    memory_limit_bytes: int
+    used_bytes: int
+    free_bytes: int
+    compute_limit_pct: int
+    memory_limit_invalid: bool
+    compute_limit_invalid: bool
+    policy: str
+    launches: int
+    throttled_ns: int
+    busy_ns: int
+    slot: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class ProcessUsage:
+    """One process attached to a region.  ``used_bytes`` maps device index -> bytes held."""
+
+    pid: int
+    name: str
+    alive: bool
+    start_time: int
+    used_bytes: Dict[int, int]
+    busy_ns: Dict[int, int]
+    slot: int
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(self.used_bytes.values())
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["used_bytes"] = {str(k): v for k, v in self.used_bytes.items()}
+        d["busy_ns"] = {str(k): v for k, v in self.busy_ns.items()}
+        return d
+
+
+def _device_usage(index: int, d: dict) -> DeviceUsage:
+    limit = int(d["memory_limit_bytes"])
+    used = int(d["used_bytes"])
+    total = int(d["card_total_bytes"])
+    cap = limit if limit else total
+    if limit and total:
+        cap = min(limit, total)
+    return DeviceUsage(
+        index=index,
+        vendor=d["vendor"],
+        uuid=d["uuid"],
+        card_total_bytes=total,
+        memory_limit_bytes=limit,
+        used_bytes=used,
+        free_bytes=max(cap - used, 0),
+        compute_limit_pct=int(d["compute_limit_pct"]),
+        memory_limit_invalid=bool(d["memory_invalid"]),
+        compute_limit_invalid=bool(d["compute_invalid"]),
+        policy="disable" if d["policy_disable"] else "force",
+        launches=int(d["launches"]),
+        throttled_ns=int(d["throttled_ns"]),
+        busy_ns=int(d["busy_ns"]),
+        slot=int(d["slot"]),
+    )
+
+
+def _process_name(pid: int) -> str:
+    try:
+        import psutil
+
+        return psutil.Process(pid).name()
+    except Exception:
+        return ""
+
+
+def _open(region: Optional[str]) -> "_native.Region":
+    return _native.Region(region_path(region), False)
+
+
+def _read(r: "_native.Region", reclaim: bool):
+    if reclaim:
+        try:
+            r.reclaim_dead()
+        except RegionError:
+            pass
+    devs = r.devices()
+    index_of = {int(d["slot"]): i for i, d in enumerate(devs)}
+    return devs, index_of
+
+
+def usage(region: Optional[str] = None, reclaim: bool = True) -> List[DeviceUsage]:
+    """Devices of the region with their live limits and use.
+
+    Dead processes' bytes are reclaimed first (``reclaim=False`` reads without writing).
+    Raises :class:`RegionNotFoundError` when no region exists at the path and
+    :class:`RegionFormatError` for a corrupt or foreign file."""
+    with _open(region) as r:
+        devs, _ = _read(r, reclaim)
+    return [_device_usage(i, d) for i, d in enumerate(devs)]
+
+
+def _processes(r: "_native.Region", index_of: Dict[int, int]) -> List[ProcessUsage]:
+    out = []
+    for p in r.processes():
+        pid = int(p["pid"])
+        alive = bool(p["alive"])
+        out.append(
+            ProcessUsage(
+                pid=pid,
+                name=_process_name(pid) if alive else "",
+                alive=alive,
+                start_time=int(p["start_time"]),
+                used_bytes={index_of.get(int(k), int(k)): int(v) for k, v in p["used_bytes"].items()},
+                busy_ns={index_of.get(int(k), int(k)): int(v) for k, v in p["busy_ns"].items()},
+                slot=int(p["slot"]),
+            )
+        )
+    return out
+
+
+def processes(region: Optional[str] = None, reclaim: bool = True) -> List[ProcessUsage]:
+    """Processes attached to the region, with names (psutil) and bytes per device index."""
+    with _open(region) as r:
+        _, index_of = _read(r, reclaim)
+        return _processes(r, index_of)
+
+
+def _select_devices(devs: List[dict], device: Union[None, int, str]) -> List[int]:
+    """Positions in ``devs`` addressed by ``device``: None = all; an int or digit string = index;
+    other strings = UUID or a unique UUID prefix."""
+    if device is None:
+        return list(range(len(devs)))
+    if isinstance(device, int) or (isinstance(device, str) and device.isdigit()):
+        i = int(device)
+        if 0 <= i < len(devs):
+            return [i]
+        raise DeviceNotFoundError(
+            f"device {i}: the region has {len(devs)} device(s) (indexes 0..{len(devs) - 1})"
+            if devs else f"device {i}: the region has no devices yet (no process has used one)"
+        )
+    matches = [i for i, d in enumerate(devs) if d["uuid"] == device]
+    if not matches:
+        matches = [i for i, d in enumerate(devs) if d["uuid"].lower().startswith(str(device).lower())]
+    if len(matches) == 1:
+        return matches
+    if not matches:
+        raise DeviceNotFoundError(f"device '{device}': no device of the region has this UUID or UUID prefix")
+    raise DeviceNotFoundError(f"device '{device}': the prefix matches {len(matches)} devices; give more of the UUID")
+
+
+def set_limits(
+    memory: Optional[Size] = None,
+    compute: Optional[Percent] = None,
+    device: Union[None, int, str] = None,
+    region: Optional[str] = None,
+) -> List[DeviceUsage]:
+    """Change live limits; running processes follow without restart.
+
+    ``memory`` (size; 0 removes the cap) and ``compute`` (percent; 0 removes the cap) apply to
+    ``device`` (index in the region, UUID or UUID prefix) or, with ``device=None``, to every
+    device of the region.  A memory cap below current use refuses new allocations until use
+    falls under it; nothing is freed by force.  Returns the devices after the change."""
+    mem = parse_size(memory) if memory is not None else None
+    pct = parse_percent(compute) if compute is not None else None
+    with _open(region) as r:
+        devs, _ = _read(r, reclaim=False)
+        for i in _select_devices(devs, device):
+            r.set_limits(int(devs[i]["slot"]), memory_limit_bytes=mem, compute_limit_pct=pct)
+        devs = r.devices()
+    return [_device_usage(i, d) for i, d in enumerate(devs)]
+
+
+# --------------------------------------------------------------------------------------------
+# The calling process
+
+
+def is_preloaded() -> bool:
+    """True when the interception library is loaded in this process."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
+            return any("libhami" in line for line in f)
+    except OSError:  # pragma: no cover - no procfs
+        return "libhami" in os.environ.get("LD_PRELOAD", "")
+
+
+@dataclass
+class Current:
+    """What the calling process runs under.
+
+    ``devices`` are the region's devices (limits and use are container-wide: every process of
+    the container shares them); ``process`` is this process's own slot, None until it has used
+    a device; ``region_exists`` is False before any process of the container touched a device."""
+
+    region: str
+    pid: int
+    region_exists: bool
+    devices: List[DeviceUsage]
+    process: Optional[ProcessUsage]
+
+    def to_dict(self) -> dict:
+        return {
+            "region": self.region,
+            "pid": self.pid,
+            "region_exists": self.region_exists,
+            "devices": [d.to_dict() for d in self.devices],
+            "process": self.process.to_dict() if self.process else None,
+        }
+
+
+def current() -> Optional[Current]:
+    """Limits and usage of the calling process when it runs under the library, else None.
+
+    An inference service can size its caches to ``current().devices[i].free_bytes`` instead of
+    the card.  (``cuMemGetInfo`` in the process reports the same cap.)"""
+    if not is_preloaded():
+        return None
+    path = region_path(None)
+    pid = os.getpid()
+    try:
+        r = _native.Region(path, False)
+    except RegionNotFoundError:
+        return Current(region=path, pid=pid, region_exists=False, devices=[], process=None)
+    with r:
+        devs, index_of = _read(r, reclaim=False)
+        procs = _processes(r, index_of)
+    mine = next((p for p in procs if p.pid == pid and p.alive), None)
+    return Current(region=path, pid=pid, region_exists=True,
+                   devices=[_device_usage(i, d) for i, d in enumerate(devs)], process=mine)
