@@ -60,7 +60,7 @@ def capped(argv, tmp_path, memory=("1g",), vendor="ascend", env=None):
         run_args += ["--memory", m]
     cmd = (H.hami_cmd() + ["sim", *sim_args(vendor), "--"] + H.hami_cmd() +
            ["run", *run_args, "--region", str(tmp_path / "region"), "--", *argv])
-    r = subprocess.run(cmd, env=env or H.clean_env(), capture_output=True, text=True, timeout=60)
+    r = H.run_group(cmd, env=env or H.clean_env(), timeout=60)
     assert r.returncode == 0, r.stderr
     return H.last_json(r.stdout), r.stderr
 
@@ -133,7 +133,7 @@ def test_bad_quota_fails_closed(workload, tmp_path):
                            str(MiB)])
     env["LD_PRELOAD"] = __import__("hami_core").library_path()
     env["HAMI_REGION"] = str(tmp_path / "region")
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    r = H.run_group(cmd, env=env, timeout=60)
     assert r.returncode == 0, r.stderr
     assert H.last_json(r.stdout)["rc"] == OOM
     assert "NPU_MEM_QUOTA" in r.stderr

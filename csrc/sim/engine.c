@@ -35,8 +35,12 @@
 
 static void set_err(char *err, size_t errlen, const char *fmt, const char *a, const char *b)
 {
+    /* `a` is usually a path from the environment: cut it so the message stays one line that
+     * fits (and so the compiler can see the bound at any optimisation level). */
+    char a_cut[320];
+    snprintf(a_cut, sizeof a_cut, "%.319s", a ? a : "");
     if (err && errlen)
-        snprintf(err, errlen, fmt, a ? a : "", b ? b : "");
+        snprintf(err, errlen, fmt, a_cut, b ? b : "");
 }
 
 /* ------------------------------------------------------------------ sizes and config */

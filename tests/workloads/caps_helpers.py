@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -60,15 +61,32 @@ def run_capped(argv: Sequence[str], *, memory: Sequence[str] = (), region: str =
     if region:
         run_args += ["--region", region]
     cmd = hami_cmd() + ["sim", "--"] + hami_cmd() + ["run", *run_args, "--", *argv]
-    return subprocess.run(cmd, env=env or clean_env(), capture_output=True, text=True,
-                          timeout=timeout)
+    return run_group(cmd, env=env or clean_env(), timeout=timeout)
 
 
 def run_sim(argv: Sequence[str], env: dict = None, timeout: float = 60,
             sim_args: Sequence[str] = ()) -> subprocess.CompletedProcess:
     cmd = hami_cmd() + ["sim", *sim_args, "--", *argv]
-    return subprocess.run(cmd, env=env or clean_env(), capture_output=True, text=True,
-                          timeout=timeout)
+    return run_group(cmd, env=env or clean_env(), timeout=timeout)
+
+
+def run_group(cmd: Sequence[str], env: dict, timeout: float) -> subprocess.CompletedProcess:
+    """subprocess.run in a process group of its own: on timeout the whole group is killed, so a
+    workload orphaned by a failing driver cannot hold the output pipe open and hang the test."""
+    proc = subprocess.Popen(list(cmd), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        raise subprocess.TimeoutExpired(cmd, timeout, output=out, stderr=err)
+    finally:
+        try:  # leftovers of a driver that exited early (held workloads) die with the group
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return subprocess.CompletedProcess(list(cmd), proc.returncode, out, err)
 
 
 def run_driver(code: str, tmp_path, env: dict = None, timeout: float = 120,
