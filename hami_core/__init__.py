@@ -8,7 +8,9 @@ typed Python side of it:
 - :class:`Limits` -- limits as a container entrypoint sets them, :meth:`Limits.env`;
 - :func:`usage`, :func:`processes` -- live usage read from a region (dataclasses);
 - :func:`set_limits` -- change live limits (running processes follow without restart);
-- :func:`current` -- the limits and usage of the calling process when it runs under the library.
+- :func:`current` -- the limits and usage of the calling process when it runs under the library;
+  :func:`memory_budget` -- bytes to size a cache to (what ``torch.cuda.mem_get_info`` reports
+  under the cap); :class:`UsageSampler` -- measured compute use between two readings.
 
 Every function takes the region explicitly (``region=None`` means ``$HAMI_REGION``, else the
 library's default path); nothing is cached between calls.  The region layout is defined once,
@@ -18,8 +20,9 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Mapping, Optional, Union
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 
 def _find_installed_native() -> Optional[str]:
@@ -66,6 +69,10 @@ __all__ = [
     "DeviceUsage",
     "ProcessUsage",
     "Current",
+    "CurrentDevice",
+    "RecentUse",
+    "UsageSampler",
+    "NotUnderLibraryError",
     "library_path",
     "sim_library_dir",
     "bin_dir",
@@ -76,6 +83,7 @@ __all__ = [
     "processes",
     "set_limits",
     "current",
+    "memory_budget",
     "is_preloaded",
     "preload_value",
 ]
@@ -98,6 +106,10 @@ class LibraryNotFoundError(HamiError, FileNotFoundError):
 
 class DeviceNotFoundError(HamiError, LookupError):
     """No device of the region matches the given index or UUID."""
+
+
+class NotUnderLibraryError(HamiError, RuntimeError):
+    """The calling process does not run under the interception library (and no region was given)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -361,7 +373,7 @@ def usage(region: Optional[str] = None, reclaim: bool = True) -> List[DeviceUsag
     return [_device_usage(i, d) for i, d in enumerate(devs)]
 
 
-def _processes(r: "_native.Region", index_of: Dict[int, int]) -> List[ProcessUsage]:
+def _processes(r: "_native.Region", index_of: Dict[int, int], names: bool = True) -> List[ProcessUsage]:
     out = []
     for p in r.processes():
         pid = int(p["pid"])
@@ -369,7 +381,7 @@ def _processes(r: "_native.Region", index_of: Dict[int, int]) -> List[ProcessUsa
         out.append(
             ProcessUsage(
                 pid=pid,
-                name=_process_name(pid) if alive else "",
+                name=_process_name(pid) if alive and names else "",
                 alive=alive,
                 start_time=int(p["start_time"]),
                 used_bytes={index_of.get(int(k), int(k)): int(v) for k, v in p["used_bytes"].items()},
@@ -446,6 +458,110 @@ def is_preloaded() -> bool:
 
 
 @dataclass
+class RecentUse:
+    """Measured compute use of one device between two readings of its region counters.
+
+    ``busy_pct``: device time the container's kernels took (the region's cumulative
+    ``measured_busy_ns``) per wall-clock time of the window, in percent of the device -- the
+    number to compare with the compute cap.  ``throttled_pct``: time launches were held back by
+    the token bucket per wall time (summed over threads, so it can pass 100).
+    ``process_busy_pct``: the same share per pid.  ``window_s``: the window's length."""
+
+    window_s: float
+    busy_pct: float
+    throttled_pct: float
+    launches_per_s: float
+    process_busy_pct: Dict[int, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["process_busy_pct"] = {str(k): v for k, v in self.process_busy_pct.items()}
+        return d
+
+
+class UsageSampler:
+    """Turns the region's cumulative counters into recent use: each :meth:`update` returns the
+    use since the previous one (nothing is kept anywhere else; create one sampler per view).
+
+    >>> s = UsageSampler()                    # doctest: +SKIP
+    >>> cur = hami_core.current(sampler=s)    # doctest: +SKIP   (use since the sampler was made)
+
+    ``clock`` returns seconds (default ``time.monotonic``).  Devices are keyed by UUID and
+    processes by (pid, start time), so a device slot or pid reused between readings is not
+    mistaken for the old one; a counter that went backwards (a region re-created) restarts."""
+
+    def __init__(self, region: Optional[str] = None, prime: bool = True,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.region = region
+        self._clock = clock
+        self._t: Optional[float] = None
+        self._dev: Dict[str, Tuple[int, int, int]] = {}
+        self._proc: Dict[Tuple[int, int], Dict[str, int]] = {}
+        if prime:
+            try:
+                with _open(region) as r:
+                    devs, index_of = _read(r, reclaim=False)
+                    procs = _processes(r, index_of, names=False)
+                self.update([_device_usage(i, d) for i, d in enumerate(devs)], procs)
+            except RegionNotFoundError:
+                self._t = self._clock()     # no region yet: everything counted later is new use
+            except RegionError:
+                pass
+
+    def update(self, devices: Sequence[DeviceUsage], procs: Sequence[ProcessUsage] = (),
+               now: Optional[float] = None) -> Dict[str, RecentUse]:
+        """Record a reading; return {device uuid: use since the previous reading} ({} the first
+        time; a device or process absent from the previous reading counts from zero)."""
+        t = self._clock() if now is None else now
+        out: Dict[str, RecentUse] = {}
+        dt = (t - self._t) if self._t is not None else 0.0
+        by_index = {d.index: d.uuid for d in devices}
+        proc_now: Dict[Tuple[int, int], Dict[str, int]] = {}
+        for p in procs:
+            proc_now[(p.pid, p.start_time)] = {by_index[i]: ns for i, ns in p.busy_ns.items() if i in by_index}
+        dev_now = {d.uuid: (d.busy_ns, d.throttled_ns, d.launches) for d in devices}
+        if dt > 0:
+            for d in devices:
+                prev = self._dev.get(d.uuid, (0, 0, 0))   # new since the previous reading: all of it
+                busy = max(d.busy_ns - prev[0], 0)
+                thr = max(d.throttled_ns - prev[1], 0)
+                lau = max(d.launches - prev[2], 0)
+                shares: Dict[int, float] = {}
+                for (pid, st), per in proc_now.items():
+                    ns = per.get(d.uuid, 0)
+                    before = self._proc.get((pid, st), {}).get(d.uuid, 0)
+                    if ns - before > 0:
+                        shares[pid] = min((ns - before) / 1e9 / dt * 100.0, 100.0)
+                out[d.uuid] = RecentUse(window_s=dt, busy_pct=min(busy / 1e9 / dt * 100.0, 100.0),
+                                        throttled_pct=thr / 1e9 / dt * 100.0, launches_per_s=lau / dt,
+                                        process_busy_pct=shares)
+        self._t = t
+        self._dev = dev_now
+        self._proc = proc_now
+        return out
+
+
+@dataclass
+class CurrentDevice(DeviceUsage):
+    """A device of the calling process's region, as :func:`current` reports it.
+
+    Everything of :class:`DeviceUsage` (container-wide: every process of the container shares
+    the cap), plus ``memory_cap_bytes`` (the effective cap: the limit, or the card without
+    one), ``process_used_bytes`` (held by the calling process) and ``recent`` (measured compute
+    use since the sampler's previous reading; None without a sampler or on its first reading).
+    """
+
+    memory_cap_bytes: int = 0
+    process_used_bytes: int = 0
+    recent: Optional[RecentUse] = None
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["recent"] = self.recent.to_dict() if self.recent else None
+        return d
+
+
+@dataclass
 class Current:
     """What the calling process runs under.
 
@@ -456,8 +572,13 @@ class Current:
     region: str
     pid: int
     region_exists: bool
-    devices: List[DeviceUsage]
+    devices: List[CurrentDevice]
     process: Optional[ProcessUsage]
+
+    def device(self, device: Union[int, str] = 0) -> CurrentDevice:
+        """The device with this region index, UUID or UUID prefix (DeviceNotFoundError)."""
+        raw = [{"uuid": d.uuid} for d in self.devices]
+        return self.devices[_select_devices(raw, device)[0]]
 
     def to_dict(self) -> dict:
         return {
@@ -469,14 +590,31 @@ class Current:
         }
 
 
-def current() -> Optional[Current]:
+def _current_device(u: DeviceUsage, mine: Optional[ProcessUsage], recent: Optional[RecentUse]) -> CurrentDevice:
+    cap = u.memory_limit_bytes or u.card_total_bytes
+    if u.memory_limit_bytes and u.card_total_bytes:
+        cap = min(u.memory_limit_bytes, u.card_total_bytes)
+    base = {k: getattr(u, k) for k in DeviceUsage.__dataclass_fields__}
+    return CurrentDevice(**base, memory_cap_bytes=cap,
+                         process_used_bytes=(mine.used_bytes.get(u.index, 0) if mine else 0), recent=recent)
+
+
+def current(sampler: Optional[UsageSampler] = None, region: Optional[str] = None) -> Optional[Current]:
     """Limits and usage of the calling process when it runs under the library, else None.
 
-    An inference service can size its caches to ``current().devices[i].free_bytes`` instead of
-    the card.  (``cuMemGetInfo`` in the process reports the same cap.)"""
+    Returns None when the interception library is not loaded in this process (nothing is
+    capped then: ask the framework, e.g. ``torch.cuda.mem_get_info``).  Inside, ``devices``
+    lists every device of the container's region (CUDA and Ascend alike) with its cap, the
+    container's use, free bytes and compute cap; with a ``sampler`` each device's ``recent``
+    holds the measured compute use since the sampler's previous reading (no sampler: None;
+    nothing is remembered between calls otherwise).  ``region`` overrides ``$HAMI_REGION``.
+
+    An inference service can size its caches with :func:`memory_budget` (or
+    ``current().devices[i].free_bytes``) instead of the card; ``cuMemGetInfo`` /
+    ``aclrtGetMemInfo`` in the process report the same cap."""
     if not is_preloaded():
         return None
-    path = region_path(None)
+    path = region_path(region)
     pid = os.getpid()
     try:
         r = _native.Region(path, False)
@@ -485,6 +623,55 @@ def current() -> Optional[Current]:
     with r:
         devs, index_of = _read(r, reclaim=False)
         procs = _processes(r, index_of)
+    usages = [_device_usage(i, d) for i, d in enumerate(devs)]
+    recent = sampler.update(usages, procs) if sampler is not None else {}
     mine = next((p for p in procs if p.pid == pid and p.alive), None)
     return Current(region=path, pid=pid, region_exists=True,
-                   devices=[_device_usage(i, d) for i, d in enumerate(devs)], process=mine)
+                   devices=[_current_device(u, mine, recent.get(u.uuid)) for u in usages], process=mine)
+
+
+def _mapped(name: str) -> bool:
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
+            return any(line.rstrip().endswith("/" + name) for line in f)
+    except OSError:  # pragma: no cover
+        return False
+
+
+def _ordinal_uuid(ordinal: int) -> Optional[str]:
+    """UUID of CUDA device ``ordinal`` as this process sees it, when the process has the CUDA
+    driver loaded already (no driver is loaded for the question); else None."""
+    if not _mapped("libcuda.so.1"):
+        return None
+    try:
+        from .cuda import Driver
+
+        return Driver().device_uuid(ordinal)
+    except Exception:
+        return None
+
+
+def memory_budget(device: Union[int, str] = 0, fraction: float = 0.9, region: Optional[str] = None) -> int:
+    """Bytes a cache on ``device`` may take: ``fraction`` of what is free under the cap, i.e. of
+    ``min(cap, card) - container use`` -- what ``torch.cuda.mem_get_info()[0]`` reports in a
+    process under the library (the cap is container-wide: other processes' use counts).
+
+    ``device``: an int is the device ordinal as this process sees it (matched by UUID when the
+    process has the CUDA driver loaded, else taken as the region index -- the same whenever the
+    container uses its devices in order); a string is a UUID or UUID prefix.  Raises
+    :class:`NotUnderLibraryError` outside the library unless ``region`` is given,
+    :class:`DeviceNotFoundError` when the region has no such device (no process has used it)."""
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction {fraction}: expected 0 < fraction <= 1")
+    if region is None and not is_preloaded():
+        raise NotUnderLibraryError("this process does not run under libhami.so (nothing is capped): "
+                                   "start it with `hami-core run ...` or pass region=PATH")
+    usages = usage(region, reclaim=False)
+    key: Union[int, str] = device
+    if isinstance(device, int) and not isinstance(device, bool):
+        uuid = _ordinal_uuid(device)
+        if uuid is not None and any(u.uuid == uuid for u in usages):
+            key = uuid
+    raw = [{"uuid": u.uuid} for u in usages]
+    u = usages[_select_devices(raw, key)[0]]
+    return int(u.free_bytes * fraction)

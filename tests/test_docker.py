@@ -247,7 +247,10 @@ def test_library_found_through_python(tmp_path):
     # python3 on PATH must be this interpreter (with hami_core importable)
     bindir = tmp_path / "bin"
     bindir.mkdir()
-    os.symlink(sys.executable, bindir / "python3")
+    # a wrapper, not a symlink: a symlinked venv interpreter outside its venv loses the venv
+    wrapper = bindir / "python3"
+    wrapper.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
+    wrapper.chmod(0o755)
     pp = os.environ.get("PYTHONPATH", "")
     env = base_env(PATH=f"{bindir}:{os.environ.get('PATH', '')}",
                    PYTHONPATH=os.pathsep.join(p for p in (os.path.dirname(os.path.dirname(
