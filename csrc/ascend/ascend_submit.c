@@ -10,71 +10,139 @@
  * rtLaunchKernelByFuncHandleV3, aclrtLaunchKernelWithHostArgs -> rtsLaunchKernelWithHostArgs,
  * aclmdlExecute -> rtModelExecute, ...) passes straight through.
  *
- * Fast path (no compute cap and no bad compute value configured for Ascend devices): one
- * acquire load of a process-wide gate word, one load of the real pointer, a branch and a tail
- * call -- no TLS, no lock, no clock, no device lookup.  The gate starts closed (1) so the first
- * submission takes the slow path, which initialises the process state and opens the gate when
- * nothing is configured.  With the gate open the guard is not needed: neither layer does
- * anything.
+ * Fast path (no device of the region compute-active): an acquire load of a process-local
+ * pointer to the gate word, a relaxed load of that word (the region's live compute mask in
+ * shared memory, so `hami-core set --compute` reaches running processes both ways), one load
+ * of the real pointer, a branch and a tail call -- no TLS, no lock, no clock, no device lookup.
+ * The pointer starts at a constant 1 so the first submission takes the slow path, which
+ * initialises the process state and points it at hami_hook_compute_gate's word.  While the
+ * word is 0 the guard is not needed: neither layer does anything.
  *
  * Slow path: the submission's device (the thread's current device) refuses work when its compute
  * limit did not parse (NPU_PRIORITY=150, HAMI_COMPUTE_LIMIT=abc: fail closed, never silently
  * unlimited) with the layer's invalid-parameter code: ACL_ERROR_INVALID_PARAM (100000) from
- * acl*, ACL_ERROR_RT_PARAM_INVALID (107000) from rt*.  Compute METERING goes in submit_admit()
- * and after the real call, at the places marked; nothing of it is built here.
+ * acl*, ACL_ERROR_RT_PARAM_INVALID (107000) from rt*.  A device whose region bit is set is
+ * metered by the compute engine (../cuda/compute.h, vendor HAMI_VENDOR_ASCEND: estimate, the
+ * same shared token bucket, sampled ACL events -- runtime events when only libruntime.so is
+ * loaded --, charge-back) around the real call.  Cost keys: the function handle
+ * (aclrtLaunchKernel*, rt*Launch*: stubFunc / hdl / funcHandle), a hash of the op type's TEXT
+ * (aclop*: applications build the opType string anew for each call, so its pointer is not a
+ * stable identity), the model id (aclmdlExecute*, rtModelExecute: the model handle).
+ * aclmdlExecute is synchronous and takes no stream: it is metered with events on the default
+ * stream (NULL: the current context's default stream, where ACL runs it), like every other
+ * path, rather than by the call's wall time, which would also count work other threads queued
+ * on that stream.  The SUBMIT guard makes every submission metered once: an acl* wrapper meters
+ * and the rt* call it descends to passes through; an acl* call made inside another acl* call
+ * (aclmdlExecute -> aclmdlExecuteAsync in some builds) passes through too.
  */
+#include "../cuda/compute.h"
 #include "../cuda/resolve.h"
 #include "ascend_device.h"
 #include "ascend_guard.h"
 
-/* 0: submissions go straight to the library.  1: take submit_admit() first. */
-static _Atomic int submit_gate = 1;
+static const uint32_t gate_uninitialised = 1;
+static const uint32_t *_Atomic submit_gate = &gate_uninitialised;
+static const uint32_t *_Atomic submit_region_mask;
 
-/* Admission of one submission on the calling thread's current device: 0 (ACL_SUCCESS /
- * RT_ERROR_NONE) to go on, else the code to return. */
-static int submit_admit(const char *api, int layer)
+__attribute__((noinline)) static void submit_init(void)
 {
     hami_hook_process_init(HAMI_VENDOR_ASCEND);
-    if (!hami_hook_compute_configured(HAMI_VENDOR_ASCEND)) {
-        atomic_store_explicit(&submit_gate, 0, memory_order_release);
-        return ACL_SUCCESS;
+    /* Register every device in the region once per process (see launch.c: the environment's
+     * cap must show in the mask before the gate is read; `set` must find the devices). */
+    if (hami_hook_region()) {
+        /* the runtime's count (ACL loads the runtime; its logical ids are ACL's) */
+        int32_t count = 0;
+        rtGetDeviceCount_fn rt_count = HAMI_REAL(rtGetDeviceCount);
+        if (!rt_count || rt_count(&count) != RT_ERROR_NONE)
+            count = 0;
+        for (int32_t i = 0; i < count && i < HAMI_MAX_DEVICES; i++)
+            (void)hami_ascend_device(i);
     }
+    hami_region *r = hami_hook_region();
+    atomic_store_explicit(&submit_region_mask, r ? hami_region_compute_word(r) : NULL,
+                          memory_order_relaxed);
+    atomic_store_explicit(&submit_gate, hami_hook_compute_gate(HAMI_VENDOR_ASCEND),
+                          memory_order_release);
+}
+
+/* Admission of one submission on the calling thread's current device: 0 (ACL_SUCCESS /
+ * RT_ERROR_NONE) to go on, else the code to return; *metered = the device to meter or NULL. */
+static int submit_admit(const char *api, int layer, hami_hook_device **metered)
+{
+    *metered = NULL;
+    if (__builtin_expect(atomic_load_explicit(&submit_gate, memory_order_acquire) ==
+                             &gate_uninitialised,
+                         0))
+        submit_init();
+    const uint32_t *gate = atomic_load_explicit(&submit_gate, memory_order_acquire);
+    if (__atomic_load_n(gate, __ATOMIC_RELAXED) == 0)
+        return ACL_SUCCESS;
     hami_hook_device *dev = hami_ascend_current_device(layer);
-    if (dev && dev->refuse_launch) {
+    if (dev == NULL)
+        return ACL_SUCCESS;
+    if (dev->refuse_launch) {
         hami_hook_log_launch_refusal(dev, api);
         return layer == HAMI_ASCEND_LAYER_ACL ? HAMI_ACL_REFUSED : HAMI_RT_REFUSED;
     }
-    /* COMPUTE METERING (issue 5 item 3): take the submission's estimated cost from the
-     * device's token bucket here (hami_take_tokens on dev->region_slot), sleeping for the
-     * deficit; sample it with a pair of ACL events (aclrtRecordEvent on its stream) to charge
-     * back the measured device time after the real call below. */
+    const uint32_t *mask = atomic_load_explicit(&submit_region_mask, memory_order_relaxed);
+    if (mask && (unsigned)dev->region_slot < HAMI_MAX_DEVICES &&
+        ((__atomic_load_n(mask, __ATOMIC_RELAXED) >> dev->region_slot) & 1u))
+        *metered = dev;
     return ACL_SUCCESS;
 }
 
-/* The gate is open and the library's function known: the caller tail-calls it. */
+static inline void meter_begin(hami_hook_device *dev, uintptr_t key, uint64_t blocks,
+                               void *stream, hami_compute_ticket *t)
+{
+    hami_compute_admit_vendor(HAMI_VENDOR_ASCEND, hami_hook_region(), dev->region_slot,
+                              hami_hook_proc_slot(), key, blocks, stream, 0, t);
+}
+
+static inline void meter_end(hami_compute_ticket *t, int ok)
+{
+    if (t->region != NULL)
+        hami_compute_complete_vendor(t, ok);
+}
+
+/* Cost key of an op type: FNV-1a of its text (at most 128 bytes), never 0. */
+static uintptr_t op_key(const char *op_type)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (unsigned i = 0; op_type && i < 128 && op_type[i]; i++)
+        h = (h ^ (unsigned char)op_type[i]) * 0x100000001b3ull;
+    return (uintptr_t)(h | 1);
+}
+
+/* The word is 0 and the library's function known: the caller tail-calls it. */
 #define SUBMIT_FAST_REAL(name)                                                                 \
     name##_fn real = (name##_fn)atomic_load_explicit(&hami_real_fns[HAMI_SYM_##name],          \
                                                       memory_order_relaxed);                   \
-    if (__builtin_expect(atomic_load_explicit(&submit_gate, memory_order_acquire) != 0 ||      \
-                             real == NULL,                                                     \
-                         0))                                                                   \
+    const uint32_t *gate_word = atomic_load_explicit(&submit_gate, memory_order_acquire);      \
+    if (__builtin_expect(__atomic_load_n(gate_word, __ATOMIC_RELAXED) != 0 || real == NULL, 0)) \
     real = name##_slow
 
 /* An acl* submission.  The slow path has the SAME parameters as the wrapper, so the fast path
- * is a frameless tail call either way. */
-#define DEFINE_ACL_SUBMIT(name, params, args)                                                  \
+ * is a frameless tail call either way.  KEY/BLOCKS/STREAM: the metering of this path. */
+#define DEFINE_ACL_SUBMIT(name, params, args, KEY, BLOCKS, STREAM)                             \
     __attribute__((noinline)) static aclError name##_slow params                               \
     {                                                                                          \
-        aclError admit = submit_admit(#name, HAMI_ASCEND_LAYER_ACL);                           \
-        if (admit != ACL_SUCCESS)                                                              \
-            return admit;                                                                      \
         name##_fn real = HAMI_REAL(name);                                                      \
         if (!real)                                                                             \
             return HAMI_ACL_NO_LIBRARY;                                                        \
+        if (hami_ascend_guarded(HAMI_ASCEND_GUARD_SUBMIT))                                     \
+            return real args; /* inside another acl* submission: metered there */            \
+        hami_hook_device *dev;                                                                 \
+        aclError admit = submit_admit(#name, HAMI_ASCEND_LAYER_ACL, &dev);                     \
+        if (admit != ACL_SUCCESS)                                                              \
+            return admit;                                                                      \
+        hami_compute_ticket t;                                                                 \
+        t.region = NULL;                                                                       \
+        if (dev)                                                                               \
+            meter_begin(dev, KEY, BLOCKS, STREAM, &t);                                         \
         unsigned guard = hami_ascend_guard_enter(HAMI_ASCEND_GUARD_SUBMIT);                    \
         aclError rc = real args;                                                               \
         hami_ascend_guard_leave(guard);                                                        \
-        /* COMPUTE METERING: complete the admission here (refund on rc != ACL_SUCCESS). */     \
+        meter_end(&t, rc == ACL_SUCCESS);                                                      \
         return rc;                                                                             \
     }                                                                                          \
     aclError name params                                                                       \
@@ -83,8 +151,8 @@ static int submit_admit(const char *api, int layer)
         return real args;                                                                      \
     }
 
-/* An rt* submission: counted only when no acl* submission wrapper is active on this thread. */
-#define DEFINE_RT_SUBMIT(name, params, args)                                                   \
+/* An rt* submission: metered only when no acl* submission wrapper is active on this thread. */
+#define DEFINE_RT_SUBMIT(name, params, args, KEY, BLOCKS, STREAM)                              \
     __attribute__((noinline)) static rtError_t name##_slow params                              \
     {                                                                                          \
         name##_fn real = HAMI_REAL(name);                                                      \
@@ -92,11 +160,16 @@ static int submit_admit(const char *api, int layer)
             return HAMI_RT_NO_LIBRARY;                                                         \
         if (hami_ascend_guarded(HAMI_ASCEND_GUARD_SUBMIT))                                     \
             return real args; /* seen by the acl* wrapper */                                   \
-        rtError_t admit = submit_admit(#name, HAMI_ASCEND_LAYER_RT);                           \
+        hami_hook_device *dev;                                                                 \
+        rtError_t admit = submit_admit(#name, HAMI_ASCEND_LAYER_RT, &dev);                     \
         if (admit != RT_ERROR_NONE)                                                            \
             return admit;                                                                      \
+        if (!dev)                                                                              \
+            return real args;                                                                  \
+        hami_compute_ticket t;                                                                 \
+        meter_begin(dev, KEY, BLOCKS, STREAM, &t);                                             \
         rtError_t rc = real args;                                                              \
-        /* COMPUTE METERING: complete the admission here (refund on rc != RT_ERROR_NONE). */   \
+        meter_end(&t, rc == RT_ERROR_NONE);                                                    \
         return rc;                                                                             \
     }                                                                                          \
     rtError_t name params                                                                      \
@@ -110,21 +183,24 @@ static int submit_admit(const char *api, int layer)
 DEFINE_ACL_SUBMIT(aclrtLaunchKernel,
                   (aclrtFuncHandle funcHandle, uint32_t numBlocks, const void *argsData,
                    size_t argsSize, aclrtStream stream),
-                  (funcHandle, numBlocks, argsData, argsSize, stream))
+                  (funcHandle, numBlocks, argsData, argsSize, stream), (uintptr_t)funcHandle,
+                  numBlocks, stream)
 
 DEFINE_ACL_SUBMIT(aclrtLaunchKernelWithHostArgs,
                   (aclrtFuncHandle funcHandle, uint32_t numBlocks, aclrtStream stream,
                    aclrtLaunchKernelCfg *cfg, void *hostArgs, size_t argsSize,
                    aclrtPlaceHolderInfo *placeHolderArray, size_t placeHolderNum),
                   (funcHandle, numBlocks, stream, cfg, hostArgs, argsSize, placeHolderArray,
-                   placeHolderNum))
+                   placeHolderNum),
+                  (uintptr_t)funcHandle, numBlocks, stream)
 
 DEFINE_ACL_SUBMIT(aclopExecuteV2,
                   (const char *opType, int numInputs, aclTensorDesc *inputDesc[],
                    aclDataBuffer *inputs[], int numOutputs, aclTensorDesc *outputDesc[],
                    aclDataBuffer *outputs[], aclopAttr *attr, aclrtStream stream),
                   (opType, numInputs, inputDesc, inputs, numOutputs, outputDesc, outputs, attr,
-                   stream))
+                   stream),
+                  op_key(opType), 0, stream)
 
 DEFINE_ACL_SUBMIT(aclopCompileAndExecute,
                   (const char *opType, int numInputs, const aclTensorDesc *const inputDesc[],
@@ -133,40 +209,45 @@ DEFINE_ACL_SUBMIT(aclopCompileAndExecute,
                    const aclopAttr *attr, aclopEngineType engineType,
                    aclopCompileType compileFlag, const char *opPath, aclrtStream stream),
                   (opType, numInputs, inputDesc, inputs, numOutputs, outputDesc, outputs, attr,
-                   engineType, compileFlag, opPath, stream))
+                   engineType, compileFlag, opPath, stream),
+                  op_key(opType), 0, stream)
 
 DEFINE_ACL_SUBMIT(aclmdlExecute,
                   (uint32_t modelId, const aclmdlDataset *input, aclmdlDataset *output),
-                  (modelId, input, output))
+                  (modelId, input, output), (uintptr_t)modelId + 1, 0, NULL)
 
 DEFINE_ACL_SUBMIT(aclmdlExecuteAsync,
                   (uint32_t modelId, const aclmdlDataset *input, aclmdlDataset *output,
                    aclrtStream stream),
-                  (modelId, input, output, stream))
+                  (modelId, input, output, stream), (uintptr_t)modelId + 1, 0, stream)
 
 /* ----------------------------------------------------------------- runtime -- */
 
 DEFINE_RT_SUBMIT(rtKernelLaunch,
                  (const void *stubFunc, uint32_t blockDim, void *args, uint32_t argsSize,
                   rtSmDesc_t *smDesc, rtStream_t stream),
-                 (stubFunc, blockDim, args, argsSize, smDesc, stream))
+                 (stubFunc, blockDim, args, argsSize, smDesc, stream), (uintptr_t)stubFunc,
+                 blockDim, stream)
 
 DEFINE_RT_SUBMIT(rtKernelLaunchWithHandleV2,
                  (void *hdl, uint64_t tilingKey, uint32_t blockDim, rtArgsEx_t *argsInfo,
                   rtSmDesc_t *smDesc, rtStream_t stream, const rtTaskCfgInfo_t *cfgInfo),
-                 (hdl, tilingKey, blockDim, argsInfo, smDesc, stream, cfgInfo))
+                 (hdl, tilingKey, blockDim, argsInfo, smDesc, stream, cfgInfo),
+                 (uintptr_t)hdl ^ (uintptr_t)(tilingKey * 0x9e3779b97f4a7c15ull), blockDim, stream)
 
 DEFINE_RT_SUBMIT(rtLaunchKernelByFuncHandleV3,
                  (rtFuncHandle funcHandle, uint32_t blockDim, const rtArgsEx_t *argsInfo,
                   rtStream_t stream, const rtTaskCfgInfo_t *cfgInfo),
-                 (funcHandle, blockDim, argsInfo, stream, cfgInfo))
+                 (funcHandle, blockDim, argsInfo, stream, cfgInfo), (uintptr_t)funcHandle,
+                 blockDim, stream)
 
 DEFINE_RT_SUBMIT(rtsLaunchKernelWithHostArgs,
                  (rtFuncHandle funcHandle, uint32_t blockDim, rtStream_t stream,
                   rtKernelLaunchCfg_t *cfg, void *hostArgs, uint32_t argsSize,
                   rtPlaceHolderInfo_t *placeHolderArray, uint32_t placeHolderNum),
                  (funcHandle, blockDim, stream, cfg, hostArgs, argsSize, placeHolderArray,
-                  placeHolderNum))
+                  placeHolderNum),
+                 (uintptr_t)funcHandle, blockDim, stream)
 
 DEFINE_RT_SUBMIT(rtModelExecute, (rtModel_t model, rtStream_t stream, uint32_t flag),
-                 (model, stream, flag))
+                 (model, stream, flag), (uintptr_t)model, 0, stream)

@@ -264,6 +264,8 @@ static int create_new(const char *path, hami_region *r, int *lost, char *err, si
     return HAMI_OK;
 }
 
+static void update_compute_mask(hami_region *r, int slot);
+
 int hami_region_open(const char *path, int create, hami_region **out, char *err, size_t errlen)
 {
     if (out == NULL)
@@ -300,6 +302,11 @@ int hami_region_open(const char *path, int create, hami_region **out, char *err,
         free(r);
         return rc;
     }
+    /* A region written by a library without the compute mask (zero there) or a writer killed
+     * between its limit store and its mask update: derive the mask from the devices again. */
+    int count = hami_region_device_count(r);
+    for (int i = 0; i < count; i++)
+        update_compute_mask(r, i);
     if (err != NULL && errlen > 0)
         err[0] = '\0';
     *out = r;
@@ -578,12 +585,45 @@ static uint32_t effective_rate_pct(const hami_limits *l)
     return l->compute_limit_pct;
 }
 
-static void store_limits(region_device *d, const hami_limits *l)
+/* Must launches on this device leave the hooks' fast path?  From the stored live limits. */
+static int device_compute_active(region_device *d)
 {
+    if (atomic_load_explicit(&d->state, memory_order_seq_cst) != HAMI_DEV_PUBLISHED)
+        return 0;
+    uint32_t flags = atomic_load_explicit(&d->flags, memory_order_seq_cst);
+    return atomic_load_explicit(&d->compute_rate_pct, memory_order_seq_cst) != 0 ||
+           ((flags & HAMI_DEVF_COMPUTE_INVALID) && !(flags & HAMI_DEVF_POLICY_DISABLE));
+}
+
+/* Make bit `slot` of the header's compute mask match the device's stored limits.  Writers of
+ * the same device may race (two `set`s); each one re-derives the bit from the shared limits
+ * after its own update and repeats until what it derived still holds, so the last writer to
+ * finish leaves the bit matching the final limits (no lock: set_limits must stay lock-free). */
+static void update_compute_mask(hami_region *r, int slot)
+{
+    region_device *d = &r->map->devices[slot];
+    _Atomic uint32_t *mask = &r->map->header.compute_active_mask;
+    uint32_t bit = 1u << slot;
+    for (int want = device_compute_active(d);;) {
+        if (want)
+            atomic_fetch_or_explicit(mask, bit, memory_order_seq_cst);
+        else
+            atomic_fetch_and_explicit(mask, ~bit, memory_order_seq_cst);
+        int now = device_compute_active(d);
+        if (now == want)
+            return;
+        want = now;
+    }
+}
+
+static void store_limits(hami_region *r, int slot, const hami_limits *l)
+{
+    region_device *d = &r->map->devices[slot];
     atomic_store_explicit(&d->memory_limit_bytes, l->memory_limit_bytes, memory_order_release);
     atomic_store_explicit(&d->compute_limit_pct, l->compute_limit_pct, memory_order_release);
     atomic_store_explicit(&d->flags, limit_flags(l), memory_order_release);
-    atomic_store_explicit(&d->compute_rate_pct, effective_rate_pct(l), memory_order_release);
+    atomic_store_explicit(&d->compute_rate_pct, effective_rate_pct(l), memory_order_seq_cst);
+    update_compute_mask(r, slot);
 }
 
 static int lock_registry(hami_region *r)
@@ -663,7 +703,7 @@ int hami_region_device(hami_region *r, int vendor, const char *uuid, uint64_t ca
              * before us but has not joined yet may be charging by the time we get here.  The
              * bucket is reset: an arrival time from before a reboot would be far in the
              * future; resetting it only forgives debt.  Counters are history: kept. */
-            store_limits(d, limits);
+            store_limits(r, slot, limits);
             reconcile_if_requested(r);
             atomic_store_explicit(&d->tat_ns, 0, memory_order_release);
         }
@@ -685,8 +725,10 @@ int hami_region_device(hami_region *r, int vendor, const char *uuid, uint64_t ca
         atomic_store_explicit(&d->launches, 0, memory_order_relaxed);
         atomic_store_explicit(&d->throttled_ns, 0, memory_order_relaxed);
         atomic_store_explicit(&d->measured_busy_ns, 0, memory_order_relaxed);
-        store_limits(d, limits);
-        atomic_store_explicit(&d->state, HAMI_DEV_PUBLISHED, memory_order_release);
+        store_limits(r, slot, limits);
+        atomic_store_explicit(&d->state, HAMI_DEV_PUBLISHED, memory_order_seq_cst);
+        /* the mask bit needs the published state (device_compute_active checks it) */
+        update_compute_mask(r, slot);
         atomic_store_explicit(&r->map->header.device_count, count + 1, memory_order_release);
     }
     unlock_registry(r);
@@ -907,7 +949,7 @@ static int set_limits_at(hami_region *r, int dev_slot, const hami_limits *limits
     if (d == NULL || limits == NULL || limits->compute_limit_pct > 100)
         return HAMI_E_INVALID;
     uint32_t old_pct = atomic_load_explicit(&d->compute_rate_pct, memory_order_acquire);
-    store_limits(d, limits);
+    store_limits(r, dev_slot, limits);
     rescale_debt(d, old_pct, effective_rate_pct(limits), now);
     return HAMI_OK;
 }
@@ -922,6 +964,11 @@ int hami_region_set_limits(hami_region *r, int dev_slot, const hami_limits *limi
 /* Device time -> wall time at `pct`: cost_ns * 100 / pct, saturating. */
 static uint64_t wall_ns_for(uint64_t device_ns, uint32_t pct)
 {
+    /* the launch path's common cases without a 128-bit division (__udivti3, ~20 ns) */
+    if (pct == 100)
+        return device_ns < UINT64_MAX / 4 ? device_ns : UINT64_MAX / 4;
+    if (device_ns <= UINT64_MAX / 100 / 4)
+        return device_ns * 100u / pct;
     unsigned __int128 wall = (unsigned __int128)device_ns * 100u / pct;
     return wall > (unsigned __int128)(UINT64_MAX / 4) ? UINT64_MAX / 4 : (uint64_t)wall;
 }
@@ -999,6 +1046,39 @@ void hami_count_launch(hami_region *r, int dev_slot, int proc_slot, uint64_t mea
             atomic_fetch_add_explicit(&p->busy_ns[dev_slot], measured_busy_ns,
                                       memory_order_relaxed);
     }
+}
+
+void hami_count_launches(hami_region *r, int dev_slot, int proc_slot, uint64_t launches,
+                         uint64_t measured_busy_ns, uint64_t throttled_ns)
+{
+    if (r == NULL || (unsigned)dev_slot >= HAMI_MAX_DEVICES)
+        return;
+    region_device *d = &r->map->devices[dev_slot];
+    if (launches != 0)
+        atomic_fetch_add_explicit(&d->launches, launches, memory_order_relaxed);
+    if (throttled_ns != 0)
+        atomic_fetch_add_explicit(&d->throttled_ns, throttled_ns, memory_order_relaxed);
+    if (measured_busy_ns != 0) {
+        atomic_fetch_add_explicit(&d->measured_busy_ns, measured_busy_ns, memory_order_relaxed);
+        region_proc *p = proc_at(r, proc_slot);
+        if (p != NULL)
+            atomic_fetch_add_explicit(&p->busy_ns[dev_slot], measured_busy_ns,
+                                      memory_order_relaxed);
+    }
+}
+
+int hami_region_compute_active(hami_region *r)
+{
+    if (r == NULL)
+        return 0;
+    return atomic_load_explicit(&r->map->header.compute_active_mask, memory_order_acquire) != 0;
+}
+
+const uint32_t *hami_region_compute_word(hami_region *r)
+{
+    /* The same object as the _Atomic field: callers load it with __atomic_load_n, which is
+     * what an _Atomic uint32_t load compiles to (lock-free, asserted above). */
+    return r == NULL ? NULL : (const uint32_t *)&r->map->header.compute_active_mask;
 }
 
 /* ---------------------------------------------------------------- snapshots ------------- */

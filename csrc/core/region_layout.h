@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdalign.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -55,6 +56,13 @@ typedef struct region_header {
      * not zero): the device counters may hold its in-flight bytes; reclaim_dead reconciles
      * them against the process slots until it succeeds, then clears this. */
     _Atomic uint32_t reconcile_requests;
+    /* Bit i set: device slot i has an enforced compute cap (compute_rate_pct != 0) or an
+     * invalid compute configuration (not under policy disable), i.e. its launches must leave
+     * the hooks' fast path.  Kept equal to the devices' limits by every limit store
+     * (update_compute_mask); recomputed on open, so a file written by a library that did not
+     * know this word (it sat in the header's padding, zero) is corrected by the next opener.
+     * Hooks load it through hami_region_compute_word: one relaxed load per launch. */
+    _Atomic uint32_t compute_active_mask;
     /* Process-shared robust mutex: serialises device registration only (join time). */
     alignas(HAMI_CACHE_LINE) pthread_mutex_t registry_lock;
 } region_header;
@@ -97,6 +105,10 @@ typedef struct region_layout {
     region_proc procs[HAMI_MAX_PROCS];
 } region_layout;
 
+/* compute_active_mask lives in what was padding before the registry lock: the file layout (and
+ * HAMI_REGION_VERSION) is unchanged. */
+_Static_assert(offsetof(region_header, registry_lock) == HAMI_CACHE_LINE,
+               "header fields must stay within the first cache line");
 _Static_assert(sizeof(((region_header *)0)->magic) == sizeof(HAMI_REGION_MAGIC),
                "magic is 7 chars + NUL");
 

@@ -27,7 +27,17 @@
  *      quantile, so time spent waiting behind other processes' work does not inflate it),
  *      charges back (measured - estimate) with hami_charge_back, and counts the measured busy
  *      time (clamped to 2x the established estimate) with hami_count_launch.  Unsampled launches
- *      count their estimate at once.
+ *      count their estimate into a per-thread batch (hami_count_launches every
+ *      HAMI_COMPUTE_COUNT_BATCH launches or HAMI_COMPUTE_COUNT_BATCH_NS, at a flush, at thread
+ *      and process exit): one shared-line atomic per few hundred launches instead of one each.
+ *
+ * Clock: the launch path reads CLOCK_MONOTONIC_COARSE (~8 ns against ~40 ns for the precise
+ * clock; same time base, lagging it by less than one tick, 1-4 ms).  Why that is exact enough
+ * for the bucket: while throttled, tat lies ahead of the clock and the GCRA result does not
+ * depend on `now` at all (the sleep is until the absolute tat - burst, slept with the precise
+ * clock); only when the bucket was idle (tat behind the clock) does a lagging `now` commit the
+ * new arrival time up to one tick early, a one-off credit below the 20 ms burst per idle->busy
+ * transition.  The precise clock is read only when a launch has to sleep.
  *
  * Queued work: the bucket bounds how far launches run ahead (its burst window, in estimated
  * cost); estimates of new keys are measured before the key is launched again; samples in
@@ -50,6 +60,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include "hami/clock.h"
 
@@ -69,9 +80,9 @@ enum { SLOT_FREE = 0, SLOT_CLAIMED = 1, SLOT_PENDING = 2, SLOT_DONE = 3, SLOT_AB
 typedef struct sample_slot {
     _Atomic uint32_t state;
     int proc_slot;
-    CUevent start_event;
-    CUevent end_event;
-    CUcontext ctx;          /* the context the two events were created in */
+    void *start_event;      /* CUevent / aclrtEvent */
+    void *end_event;
+    void *ctx;              /* the context the two events were created in */
     cost_entry *entry;      /* NULL: table full, only the device average learns */
     hami_region *region;
     uint64_t estimate_ns;
@@ -84,6 +95,7 @@ typedef struct compute_device {
     _Atomic uint64_t last_harvest_ns;
     _Atomic uint64_t avg_ns;            /* running average of measured launches, 0: none */
     _Atomic int harvesting;             /* try-lock of the single harvester */
+    _Atomic int vendor;                 /* HAMI_VENDOR_* of the slot (slots are per vendor) */
     sample_slot slots[HAMI_COMPUTE_POOL_SIZE];
 } compute_device;
 
@@ -171,6 +183,154 @@ void hami_compute_use_driver(const hami_compute_driver *d)
     } else {
         atomic_store_explicit(&drv_state, 0, memory_order_release);
     }
+}
+
+/* ------------------------------------------------------------------ Ascend driver -- */
+
+static hami_compute_acl_driver acl_drv;
+static _Atomic int acl_drv_state; /* 0: unresolved, 1: resolved (real or test) */
+
+typedef int (*acl_fn_create)(void **);
+typedef int (*acl_fn_record)(void *, void *);
+typedef int (*acl_fn_query)(void *, int *);
+typedef int (*acl_fn_elapsed)(float *, void *, void *);
+typedef int (*acl_fn_destroy)(void *);
+typedef int (*acl_fn_ctx)(void **);
+
+/* ACL when the application loaded it (ACL's events are what an ACL application's streams
+ * know); the runtime's equivalents otherwise (a process calling rt* directly may never load
+ * libascendcl.so, and we must not load it for it). */
+static void resolve_acl_driver(void)
+{
+    typedef void *(*dlsym_fn)(void *, const char *);
+    dlsym_fn lookup = dlsym;
+    if (hami_real_dlsym_resolve) {
+        void *real = hami_real_dlsym_resolve();
+        if (real)
+            lookup = (dlsym_fn)real;
+    }
+    hami_compute_acl_driver d;
+    memset(&d, 0, sizeof d);
+    static const char *const names[2][6] = {
+        {"aclrtCreateEvent", "aclrtRecordEvent", "aclrtQueryEventStatus",
+         "aclrtEventElapsedTime", "aclrtDestroyEvent", "aclrtGetCurrentContext"},
+        {"rtEventCreate", "rtEventRecord", "rtEventQueryStatus", "rtEventElapsedTime",
+         "rtEventDestroy", "rtCtxGetCurrent"}};
+    static const char *const libs[2] = {"libascendcl.so", "libruntime.so"};
+    for (int i = 0; i < 2 && !d.create_event; i++) {
+        void *lib = dlopen(libs[i], RTLD_LAZY | RTLD_NOLOAD);
+        if (!lib)
+            continue;
+        d.create_event = (acl_fn_create)lookup(lib, names[i][0]);
+        d.record_event = (acl_fn_record)lookup(lib, names[i][1]);
+        d.query_status = (acl_fn_query)lookup(lib, names[i][2]);
+        d.elapsed_time = (acl_fn_elapsed)lookup(lib, names[i][3]);
+        d.destroy_event = (acl_fn_destroy)lookup(lib, names[i][4]);
+        d.get_current_context = (acl_fn_ctx)lookup(lib, names[i][5]);
+        (void)dlerror();
+        dlclose(lib);
+        if (!d.create_event || !d.record_event || !d.query_status || !d.elapsed_time ||
+            !d.get_current_context)
+            memset(&d, 0, sizeof d);
+    }
+    acl_drv = d;
+}
+
+static inline const hami_compute_acl_driver *acl_driver(void)
+{
+    if (__builtin_expect(!atomic_load_explicit(&acl_drv_state, memory_order_acquire), 0)) {
+        register_atfork();
+        resolve_acl_driver();
+        atomic_store_explicit(&acl_drv_state, 1, memory_order_release);
+    }
+    return &acl_drv;
+}
+
+void hami_compute_use_acl_driver(const hami_compute_acl_driver *d)
+{
+    register_atfork();
+    if (d) {
+        acl_drv = *d;
+        atomic_store_explicit(&acl_drv_state, 1, memory_order_release);
+    } else {
+        atomic_store_explicit(&acl_drv_state, 0, memory_order_release);
+    }
+}
+
+/* ------------------------------------------------------------------ vendor operations -- */
+
+/* What the engine needs from a vendor, normalised: 0 = success. */
+enum { EV_DONE = 0, EV_NOT_READY = 1, EV_ERROR = -1 };
+
+static int ops_can_sample(int vendor)
+{
+    if (vendor == HAMI_VENDOR_ASCEND)
+        return acl_driver()->create_event != NULL;
+    return can_sample(driver());
+}
+
+static int ops_ctx_current(int vendor, void **ctx)
+{
+    if (vendor == HAMI_VENDOR_ASCEND)
+        return acl_driver()->get_current_context(ctx) == 0 ? 0 : -1;
+    CUcontext c = NULL;
+    int rc = driver()->ctx_get_current(&c) == CUDA_SUCCESS ? 0 : -1;
+    *ctx = (void *)c;
+    return rc;
+}
+
+static int ops_event_create(int vendor, void **ev)
+{
+    if (vendor == HAMI_VENDOR_ASCEND)
+        return acl_driver()->create_event(ev) == 0 ? 0 : -1;
+    CUevent e = NULL;
+    int rc = driver()->event_create(&e, CU_EVENT_DEFAULT) == CUDA_SUCCESS ? 0 : -1;
+    *ev = (void *)e;
+    return rc;
+}
+
+static void ops_event_destroy(int vendor, void *ev)
+{
+    if (!ev)
+        return;
+    if (vendor == HAMI_VENDOR_ASCEND) {
+        if (acl_driver()->destroy_event)
+            acl_driver()->destroy_event(ev);
+    } else if (driver()->event_destroy) {
+        driver()->event_destroy((CUevent)ev);
+    }
+}
+
+static int ops_event_record(int vendor, void *ev, void *stream)
+{
+    if (vendor == HAMI_VENDOR_ASCEND)
+        return acl_driver()->record_event(ev, stream) == 0 ? 0 : -1;
+    return driver()->event_record((CUevent)ev, (CUstream)stream) == CUDA_SUCCESS ? 0 : -1;
+}
+
+/* Non-blocking: EV_DONE with *ns, EV_NOT_READY, or EV_ERROR. */
+static int ops_event_elapsed(int vendor, void *start, void *end, uint64_t *ns)
+{
+    float ms = 0;
+    if (vendor == HAMI_VENDOR_ASCEND) {
+        /* ACL's elapsed time is only defined once the end event completed: ask first */
+        const hami_compute_acl_driver *a = acl_driver();
+        int status = 0;
+        if (a->query_status(end, &status) != 0)
+            return EV_ERROR;
+        if (status != 1)
+            return EV_NOT_READY;
+        if (a->elapsed_time(&ms, start, end) != 0)
+            return EV_ERROR;
+    } else {
+        CUresult rc = driver()->event_elapsed(&ms, (CUevent)start, (CUevent)end);
+        if (rc == CUDA_ERROR_NOT_READY)
+            return EV_NOT_READY;
+        if (rc != CUDA_SUCCESS)
+            return EV_ERROR;
+    }
+    *ns = ms > 0 ? (uint64_t)((double)ms * 1e6 + 0.5) : 0;
+    return EV_DONE;
 }
 
 /* ------------------------------------------------------------------ table -- */
@@ -313,6 +473,8 @@ static inline void entry_sample_done(cost_entry *e)
 
 /* ------------------------------------------------------------------ harvest -- */
 
+static void flush_thread_counts(int at_exit);
+
 static void harvest(compute_device *d, unsigned max_scan)
 {
     int expected = 0;
@@ -320,10 +482,12 @@ static void harvest(compute_device *d, unsigned max_scan)
         !atomic_compare_exchange_strong_explicit(&d->harvesting, &expected, 1,
                                                  memory_order_acquire, memory_order_relaxed))
         return;
-    const hami_compute_driver *dr = driver();
+    int vendor = atomic_load_explicit(&d->vendor, memory_order_relaxed);
     int dev_slot = (int)(d - devices);
     CUstreamCaptureMode mode = CU_STREAM_CAPTURE_MODE_RELAXED;
-    int exchanged = dr->exchange_capture_mode && dr->exchange_capture_mode(&mode) == CUDA_SUCCESS;
+    const hami_compute_driver *dr = vendor == HAMI_VENDOR_ASCEND ? NULL : driver();
+    int exchanged = dr && dr->exchange_capture_mode &&
+                    dr->exchange_capture_mode(&mode) == CUDA_SUCCESS;
 
     uint64_t head = atomic_load_explicit(&d->head, memory_order_relaxed);
     uint64_t tail = atomic_load_explicit(&d->tail, memory_order_acquire);
@@ -333,12 +497,11 @@ static void harvest(compute_device *d, unsigned max_scan)
         if (atomic_load_explicit(&s->state, memory_order_acquire) != SLOT_PENDING)
             continue;
         scanned++;
-        float ms = 0;
-        CUresult rc = dr->event_elapsed(&ms, s->start_event, s->end_event);
-        if (rc == CUDA_ERROR_NOT_READY)
+        uint64_t measured = 0;
+        int rc = ops_event_elapsed(vendor, s->start_event, s->end_event, &measured);
+        if (rc == EV_NOT_READY)
             continue;
-        if (rc == CUDA_SUCCESS) {
-            uint64_t measured = ms > 0 ? (uint64_t)((double)ms * 1e6 + 0.5) : 0;
+        if (rc == EV_DONE) {
             uint64_t used = 0;
             int64_t delta = learn(d, s->entry, measured, s->estimate_ns, &used);
             hami_charge_back(s->region, dev_slot, delta);
@@ -370,7 +533,9 @@ static void harvest(compute_device *d, unsigned max_scan)
 
 void hami_compute_flush(void)
 {
-    if (!atomic_load_explicit(&drv_state, memory_order_acquire))
+    flush_thread_counts(0);
+    if (!atomic_load_explicit(&drv_state, memory_order_acquire) &&
+        !atomic_load_explicit(&acl_drv_state, memory_order_acquire))
         return; /* nothing was ever sampled */
     for (int i = 0; i < HAMI_MAX_DEVICES; i++) {
         compute_device *d = &devices[i];
@@ -406,27 +571,22 @@ static inline void pool_abandon(sample_slot *s)
 }
 
 /* Make the slot's events belong to the current context; 0 on success. */
-static int slot_events_ready(const hami_compute_driver *dr, sample_slot *s)
+static int slot_events_ready(int vendor, sample_slot *s)
 {
-    CUcontext ctx = NULL;
-    if (dr->ctx_get_current(&ctx) != CUDA_SUCCESS || ctx == NULL)
+    void *ctx = NULL;
+    if (ops_ctx_current(vendor, &ctx) != 0 || ctx == NULL)
         return -1;
     if (s->ctx == ctx && s->start_event && s->end_event)
         return 0;
-    if (dr->event_destroy) {
-        if (s->start_event)
-            dr->event_destroy(s->start_event);
-        if (s->end_event)
-            dr->event_destroy(s->end_event);
-    }
+    ops_event_destroy(vendor, s->start_event);
+    ops_event_destroy(vendor, s->end_event);
     s->start_event = s->end_event = NULL;
     s->ctx = NULL;
-    CUevent a = NULL, b = NULL;
-    if (dr->event_create(&a, CU_EVENT_DEFAULT) != CUDA_SUCCESS)
+    void *a = NULL, *b = NULL;
+    if (ops_event_create(vendor, &a) != 0)
         return -1;
-    if (dr->event_create(&b, CU_EVENT_DEFAULT) != CUDA_SUCCESS) {
-        if (dr->event_destroy)
-            dr->event_destroy(a);
+    if (ops_event_create(vendor, &b) != 0) {
+        ops_event_destroy(vendor, a);
         return -1;
     }
     s->start_event = a;
@@ -472,24 +632,147 @@ static uint64_t wait_first_measurement(compute_device *d, cost_entry *e, uint64_
     return t - now_ns;
 }
 
-CUresult hami_compute_admit(hami_region *region, int dev_slot, int proc_slot, uintptr_t func_key,
-                            uint64_t grid_blocks, CUstream stream, int per_thread_default_stream,
-                            hami_compute_ticket *ticket)
+/* The launch path's clock (see the header comment): CLOCK_MONOTONIC_COARSE, same time base
+ * as hami_now_ns, never ahead of it. */
+static inline uint64_t coarse_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Counters of unsampled launches, batched per thread and device slot (hami_count_launches):
+ * launches, estimated busy time and throttled time are added to the region every
+ * HAMI_COMPUTE_COUNT_BATCH launches, or once HAMI_COMPUTE_COUNT_BATCH_NS passed since the
+ * batch's first launch, at hami_compute_flush, and when the thread or the process exits.  The
+ * region pointer and process slot are per process; a fork child starts with empty batches. */
+typedef struct count_batch {
+    hami_region *region;
+    int proc_slot;
+    uint32_t launches;
+    uint64_t busy_ns;
+    uint64_t throttled_ns;
+    uint64_t first_ns; /* coarse clock at the batch's first launch */
+} count_batch;
+
+static __thread count_batch thread_batch[HAMI_MAX_DEVICES]
+    __attribute__((tls_model("initial-exec")));
+static __thread int thread_batch_registered __attribute__((tls_model("initial-exec")));
+static pthread_key_t batch_key;
+static pthread_once_t batch_key_once = PTHREAD_ONCE_INIT;
+
+static inline void batch_flush(count_batch *b, int dev_slot, int proc_slot)
+{
+    if (b->launches || b->busy_ns || b->throttled_ns)
+        hami_count_launches(b->region, dev_slot, proc_slot, b->launches, b->busy_ns,
+                            b->throttled_ns);
+    b->launches = 0;
+    b->busy_ns = 0;
+    b->throttled_ns = 0;
+}
+
+/* The calling thread's batches (at process exit see batch_process_exit: the process slot may
+ * already be left then, so only the device counters are added). */
+static void flush_thread_counts(int unused)
+{
+    (void)unused;
+    for (int i = 0; i < HAMI_MAX_DEVICES; i++) {
+        count_batch *b = &thread_batch[i];
+        if (b->region)
+            batch_flush(b, i, b->proc_slot);
+    }
+}
+
+static void batch_thread_exit(void *unused)
+{
+    (void)unused;
+    flush_thread_counts(0);
+}
+
+static void batch_key_create(void)
+{
+    /* a failure only means a thread's last partial batch is not counted at its exit */
+    (void)pthread_key_create(&batch_key, batch_thread_exit);
+}
+
+/* hook_state.c's region (weak: the unit tests link the engine without it).  The exit flush
+ * only touches that region, which libhami.so never unmaps; a region the caller opened itself
+ * (the tests) may be closed by the time destructors run. */
+extern hami_region *hami_hook_region(void) __attribute__((weak));
+
+__attribute__((destructor)) static void batch_process_exit(void)
+{
+    hami_region *r = hami_hook_region ? hami_hook_region() : NULL;
+    for (int i = 0; r && i < HAMI_MAX_DEVICES; i++) {
+        count_batch *b = &thread_batch[i];
+        if (b->region == r)
+            batch_flush(b, i, -1);
+    }
+}
+
+/* Once per thread (not per launch): arrange the exit-time flush. */
+__attribute__((noinline)) static void batch_register_thread(void)
+{
+    thread_batch_registered = 1;
+    pthread_once(&batch_key_once, batch_key_create);
+    (void)pthread_setspecific(batch_key, (void *)1);
+}
+
+static inline void count_unsampled(const hami_compute_ticket *t)
+{
+    count_batch *b = &thread_batch[t->dev_slot];
+    if (__builtin_expect(b->region != t->region || b->proc_slot != t->proc_slot, 0)) {
+        if (b->region)
+            batch_flush(b, t->dev_slot, b->proc_slot);
+        if (!thread_batch_registered)
+            batch_register_thread();
+        b->region = t->region;
+        b->proc_slot = t->proc_slot;
+    }
+    if (b->launches == 0)
+        b->first_ns = t->now_ns;
+    b->launches++;
+    b->busy_ns += t->estimate_ns;
+    b->throttled_ns += t->throttled_ns;
+    /* a launch that slept already paid far more than the flush costs */
+    if (b->launches >= HAMI_COMPUTE_COUNT_BATCH || t->throttled_ns ||
+        t->now_ns - b->first_ns >= HAMI_COMPUTE_COUNT_BATCH_NS)
+        batch_flush(b, t->dev_slot, t->proc_slot);
+}
+
+/* Deviation below which a key counts as stable whatever its relative deviation. */
+#define UNSTABLE_MIN_NS 2000ull
+
+/* Launches (with samples pending) between two launch-path harvests of a thread, besides the
+ * time-based ones.  The countdown is per thread: no shared counter on the launch path. */
+#define HARVEST_EVERY_LAUNCHES 32u
+static __thread unsigned harvest_countdown __attribute__((tls_model("initial-exec"))) =
+    HARVEST_EVERY_LAUNCHES;
+
+int hami_compute_admit_vendor(int vendor, hami_region *region, int dev_slot, int proc_slot,
+                              uintptr_t func_key, uint64_t grid_blocks, void *stream,
+                              int per_thread_default_stream, hami_compute_ticket *ticket)
 {
     ticket->region = NULL;
     ticket->sample_index = -1;
     if (region == NULL || (unsigned)dev_slot >= HAMI_MAX_DEVICES)
-        return CUDA_SUCCESS;
-    const hami_compute_driver *dr = driver();
+        return 0;
     compute_device *d = &devices[dev_slot];
-    uint64_t now = hami_now_ns();
+    if (__builtin_expect(atomic_load_explicit(&d->vendor, memory_order_relaxed) != vendor, 0))
+        atomic_store_explicit(&d->vendor, vendor, memory_order_relaxed);
+    uint64_t now = coarse_now_ns();
     uint64_t throttled = 0;
 
-    /* harvest finished samples now and then */
-    if (atomic_load_explicit(&d->tail, memory_order_relaxed) !=
-            atomic_load_explicit(&d->head, memory_order_relaxed) &&
-        now - atomic_load_explicit(&d->last_harvest_ns, memory_order_relaxed) >=
-            HAMI_COMPUTE_HARVEST_INTERVAL_NS) {
+    /* harvest finished samples now and then: every HAMI_COMPUTE_HARVEST_INTERVAL_NS (with the
+     * coarse clock that is once a tick), and also every HARVEST_EVERY_LAUNCHES launches of this
+     * thread, so that a fast launcher learns (and keeps the ring from filling) between ticks */
+    uint64_t in_ring = atomic_load_explicit(&d->tail, memory_order_relaxed) -
+                       atomic_load_explicit(&d->head, memory_order_relaxed);
+    if (in_ring != 0 &&
+        (--harvest_countdown == 0 ||
+         now - atomic_load_explicit(&d->last_harvest_ns, memory_order_relaxed) >=
+             HAMI_COMPUTE_HARVEST_INTERVAL_NS)) {
+        harvest_countdown = HARVEST_EVERY_LAUNCHES;
         atomic_store_explicit(&d->last_harvest_ns, now, memory_order_relaxed);
         harvest(d, HAMI_COMPUTE_HARVEST_SCAN);
     }
@@ -498,8 +781,8 @@ CUresult hami_compute_admit(hami_region *region, int dev_slot, int proc_slot, ui
     uint64_t estimate = e ? atomic_load_explicit(&e->estimate_ns, memory_order_acquire) : 0;
     if (e && estimate == 0 &&
         atomic_load_explicit(&e->samples_inflight, memory_order_acquire) != 0) {
-        throttled += wait_first_measurement(d, e, now);
-        now = hami_now_ns();
+        throttled += wait_first_measurement(d, e, hami_now_ns());
+        now = coarse_now_ns();
         estimate = atomic_load_explicit(&e->estimate_ns, memory_order_acquire);
     }
 
@@ -515,20 +798,25 @@ CUresult hami_compute_admit(hami_region *region, int dev_slot, int proc_slot, ui
         uint64_t period = HAMI_COMPUTE_SAMPLE_PERIOD;
         if (e) {
             uint64_t dev = atomic_load_explicit(&e->deviation_ns, memory_order_relaxed);
-            if (dev * 8 > estimate)
+            /* relative noise of a few-microsecond kernel is launch jitter, not instability:
+             * sampling it 1 in 4 would cost more than its errors can (UNSTABLE_MIN_NS) */
+            if (dev * 8 > estimate && dev > UNSTABLE_MIN_NS)
                 period = HAMI_COMPUTE_UNSTABLE_PERIOD;
         }
         want_sample = (next_random() & (period - 1)) == 0;
     }
-    CUstream event_stream =
-        (per_thread_default_stream && stream == NULL) ? CU_STREAM_PER_THREAD : stream;
+    void *event_stream = (vendor == HAMI_VENDOR_CUDA && per_thread_default_stream &&
+                          stream == NULL)
+                             ? (void *)CU_STREAM_PER_THREAD
+                             : stream;
     sample_slot *s = NULL;
-    if (want_sample && can_sample(dr)) {
-        if (dr->stream_is_capturing) {
+    if (want_sample && ops_can_sample(vendor)) {
+        const hami_compute_driver *dr = vendor == HAMI_VENDOR_CUDA ? driver() : NULL;
+        if (dr && dr->stream_is_capturing) {
             CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_NONE;
-            CUresult rc = dr->stream_is_capturing(event_stream, &status);
+            CUresult rc = dr->stream_is_capturing((CUstream)event_stream, &status);
             if (rc == CUDA_SUCCESS && status != CU_STREAM_CAPTURE_STATUS_NONE)
-                return CUDA_SUCCESS; /* captured, not run: the graph launch is metered */
+                return 0; /* captured, not run: the graph launch is metered */
             if (rc != CUDA_SUCCESS)
                 want_sample = 0;
         }
@@ -546,13 +834,17 @@ CUresult hami_compute_admit(hami_region *region, int dev_slot, int proc_slot, ui
         estimate = device_fallback_ns(region, dev_slot, d);
     uint64_t sleep_ns = hami_take_tokens(region, dev_slot, estimate, now);
     if (sleep_ns) {
-        hami_sleep_until_ns(now + sleep_ns);
-        throttled += sleep_ns;
+        /* now + sleep_ns is the absolute GCRA start time: sleep to it on the precise clock */
+        uint64_t before = hami_now_ns();
+        if (now + sleep_ns > before) {
+            hami_sleep_until_ns(now + sleep_ns);
+            throttled += hami_now_ns() - before;
+        }
     }
 
     if (s) {
-        if (slot_events_ready(dr, s) != 0 ||
-            dr->event_record(s->start_event, event_stream) != CUDA_SUCCESS) {
+        if (slot_events_ready(vendor, s) != 0 ||
+            ops_event_record(vendor, s->start_event, event_stream) != 0) {
             pool_abandon(s);
             s = NULL;
         }
@@ -564,49 +856,19 @@ CUresult hami_compute_admit(hami_region *region, int dev_slot, int proc_slot, ui
     ticket->sample_index = s ? (int)(s - d->slots) : -1;
     ticket->estimate_ns = estimate;
     ticket->throttled_ns = throttled;
+    ticket->now_ns = now;
     ticket->stream = event_stream;
-    return CUDA_SUCCESS;
+    ticket->vendor = vendor;
+    return 0;
 }
 
-/* Counters of unsampled launches.  hami_count_launch adds one launch per call and three atomics
- * when it carries busy time; so each launch makes exactly one call, and the estimated busy time
- * of unsampled launches is carried per thread and added on every BUSY_BATCH_LAUNCHES-th launch
- * or once BUSY_BATCH_NS accumulated (saves two shared-line atomics on most launches; a thread
- * that stops launching leaves at most BUSY_BATCH_NS uncounted until its next launch). */
-#define BUSY_BATCH_LAUNCHES 256u
-#define BUSY_BATCH_NS 1000000ull
-
-typedef struct busy_batch {
-    uint64_t busy_ns;   /* estimated busy time not yet added to the region */
-    uint32_t launches;  /* launches since the last addition */
-} busy_batch;
-
-/* Per thread and device slot (the region and process slot are per process; a fork child starts
- * with empty batches). */
-static __thread busy_batch thread_batch[HAMI_MAX_DEVICES]
-    __attribute__((tls_model("initial-exec")));
-
-static inline void count_unsampled(const hami_compute_ticket *t)
-{
-    busy_batch *b = &thread_batch[t->dev_slot];
-    uint64_t busy = b->busy_ns + t->estimate_ns;
-    if (++b->launches >= BUSY_BATCH_LAUNCHES || busy >= BUSY_BATCH_NS || t->throttled_ns) {
-        hami_count_launch(t->region, t->dev_slot, t->proc_slot, busy, t->throttled_ns);
-        b->launches = 0;
-        b->busy_ns = 0;
-    } else {
-        hami_count_launch(t->region, t->dev_slot, t->proc_slot, 0, 0);
-        b->busy_ns = busy;
-    }
-}
-
-void hami_compute_complete(hami_compute_ticket *t, CUresult launch_result)
+void hami_compute_complete_vendor(hami_compute_ticket *t, int launch_ok)
 {
     if (t->region == NULL || (unsigned)t->dev_slot >= HAMI_MAX_DEVICES)
         return;
     compute_device *d = &devices[t->dev_slot];
     sample_slot *s = t->sample_index >= 0 ? &d->slots[t->sample_index] : NULL;
-    if (launch_result != CUDA_SUCCESS) {
+    if (!launch_ok) {
         /* nothing ran: refund the tokens, count nothing */
         hami_charge_back(t->region, t->dev_slot, -(int64_t)t->estimate_ns);
         if (s)
@@ -615,8 +877,7 @@ void hami_compute_complete(hami_compute_ticket *t, CUresult launch_result)
         return;
     }
     if (s) {
-        const hami_compute_driver *dr = driver();
-        if (dr->event_record(s->end_event, t->stream) == CUDA_SUCCESS) {
+        if (ops_event_record(t->vendor, s->end_event, t->stream) == 0) {
             s->region = t->region;
             s->proc_slot = t->proc_slot;
             s->estimate_ns = t->estimate_ns;
@@ -669,6 +930,7 @@ void hami_compute_fork_child(void)
      * was the parent's to count. */
     reset_pools();
     memset(thread_batch, 0, sizeof thread_batch);
+    thread_batch_registered = 0;
 }
 
 void hami_compute_reset(void)

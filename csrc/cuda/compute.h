@@ -4,6 +4,9 @@
  * function/graph and grid size from measured durations), takes it from the device's token
  * bucket in the region (sleeping for the deficit), samples some launches with a pair of events
  * and harvests them later without blocking, correcting the bucket by (measured - estimated).
+ * One engine serves both vendors: CUDA (CUevent through libcuda) and Ascend (ACL events through
+ * libascendcl, or the runtime's rtEvent* when only libruntime is loaded); the vendor-specific
+ * part is a small table of event operations (hami_compute_driver / hami_compute_acl_driver).
  *
  * Protocol for a launch wrapper (every launch kind, every resolution path):
  *
@@ -13,6 +16,8 @@
  *     rc = real_launch(...);
  *     hami_compute_after_launch(&t, rc);          // ALWAYS, exactly once, same thread
  *     return rc;
+ *
+ * (Ascend: hami_compute_admit_vendor(HAMI_VENDOR_ASCEND, ...) / hami_compute_complete_vendor.)
  *
  * Units: every *_ns is nanoseconds; costs and estimates are device-ns, sleeps wall-ns.
  * Thread-safe; no lock and no malloc on the launch path (a per-device try-lock guards only the
@@ -35,8 +40,18 @@ typedef struct hami_compute_ticket {
     int sample_index;      /* event-pool slot holding this launch's start event, or -1 */
     uint64_t estimate_ns;  /* device-ns taken from the bucket for this launch */
     uint64_t throttled_ns; /* wall-ns this launch slept before it was let through */
-    CUstream stream;       /* the stream the events go to (CU_STREAM_PER_THREAD for ptsz NULL) */
+    uint64_t now_ns;       /* (coarse) clock at admission, reused by the counter batching */
+    void *stream;          /* the stream the events go to (CU_STREAM_PER_THREAD for ptsz NULL) */
+    int vendor;            /* HAMI_VENDOR_*: whose event operations the sample uses */
 } hami_compute_ticket;
+
+/* Vendor-neutral entry points (the CUDA ones below are these with HAMI_VENDOR_CUDA).  `stream`
+ * is the vendor's stream handle (NULL: the default stream); launch_ok is 1 when the real call
+ * succeeded.  Same contract as hami_compute_admit / hami_compute_complete. */
+int hami_compute_admit_vendor(int vendor, hami_region *region, int dev_slot, int proc_slot,
+                              uintptr_t func_key, uint64_t grid_blocks, void *stream,
+                              int per_thread_default_stream, hami_compute_ticket *ticket);
+void hami_compute_complete_vendor(hami_compute_ticket *ticket, int launch_ok);
 
 /* Engine entry points with explicit region and slots (the unit tests call these directly).
  *   func_key     CUfunction (kernel launches) or CUgraphExec (graph launches), as an integer;
@@ -47,12 +62,21 @@ typedef struct hami_compute_ticket {
  * admit: returns CUDA_SUCCESS (the launch may go ahead; call complete afterwards).  It may
  * sleep (throttling, or briefly while the first measurement of a new kernel is in flight).
  * With region == NULL or dev_slot < 0 nothing is metered (ticket inactive). */
-CUresult hami_compute_admit(hami_region *region, int dev_slot, int proc_slot, uintptr_t func_key,
-                            uint64_t grid_blocks, CUstream stream, int per_thread_default_stream,
-                            hami_compute_ticket *ticket);
+static inline CUresult hami_compute_admit(hami_region *region, int dev_slot, int proc_slot,
+                                          uintptr_t func_key, uint64_t grid_blocks,
+                                          CUstream stream, int per_thread_default_stream,
+                                          hami_compute_ticket *ticket)
+{
+    return (CUresult)hami_compute_admit_vendor(HAMI_VENDOR_CUDA, region, dev_slot, proc_slot,
+                                               func_key, grid_blocks, (void *)stream,
+                                               per_thread_default_stream, ticket);
+}
 /* launch_result is what the driver returned: on failure the tokens are refunded, the sample
  * (if any) is abandoned and nothing is counted. */
-void hami_compute_complete(hami_compute_ticket *ticket, CUresult launch_result);
+static inline void hami_compute_complete(hami_compute_ticket *ticket, CUresult launch_result)
+{
+    hami_compute_complete_vendor(ticket, launch_result == CUDA_SUCCESS);
+}
 
 /* The wrapper-facing form: the device binding of the launch (hami_cuda_current_device()). */
 static inline CUresult hami_compute_before_launch(hami_hook_device *dev, uintptr_t func_key,
@@ -75,8 +99,9 @@ static inline void hami_compute_after_launch(hami_compute_ticket *ticket, CUresu
 }
 
 /* Harvest every completed sample of every device now (non-blocking per sample: unfinished ones
- * stay pending).  For cuStreamSynchronize / cuCtxSynchronize / cuEventSynchronize hooks, after
- * the real call returned.  Cheap when nothing is pending (one load per device in use). */
+ * stay pending) and add the calling thread's batched counters to the region.  For
+ * cuStreamSynchronize / cuCtxSynchronize / cuEventSynchronize hooks, after the real call
+ * returned.  Cheap when nothing is pending (one load per device in use). */
 void hami_compute_flush(void);
 
 /* Fork child: forget the event pool and pending samples (they belong to the parent's CUDA
@@ -107,6 +132,23 @@ typedef struct hami_compute_driver {
 /* Install `drv` (copied) instead of the real driver; NULL goes back to lazy resolution.
  * Not thread-safe: call before any launch. */
 void hami_compute_use_driver(const hami_compute_driver *drv);
+
+/* Ascend event functions, with the ACL signatures (the runtime's rtEvent* / rtCtxGetCurrent
+ * have the same shapes).  Resolved lazily: from libascendcl.so when it is loaded
+ * (aclrtCreateEvent, aclrtRecordEvent, aclrtQueryEventStatus, aclrtEventElapsedTime,
+ * aclrtDestroyEvent, aclrtGetCurrentContext), else from libruntime.so (rtEventCreate, ...,
+ * rtEventQueryStatus, rtCtxGetCurrent) so that a process using only the runtime is measured
+ * too.  query_status writes 1 when the event completed (ACL_EVENT_RECORDED_STATUS_COMPLETE and
+ * RT_EVENT_RECORDED are both 1), 0 when not yet. */
+typedef struct hami_compute_acl_driver {
+    int (*create_event)(void **event);
+    int (*record_event)(void *event, void *stream);
+    int (*query_status)(void *event, int *status);
+    int (*elapsed_time)(float *ms, void *start, void *end);
+    int (*destroy_event)(void *event);
+    int (*get_current_context)(void **context);
+} hami_compute_acl_driver;
+void hami_compute_use_acl_driver(const hami_compute_acl_driver *drv);
 /* Forget everything (cost table, averages, pools) without touching the driver.  Tests only;
  * not thread-safe. */
 void hami_compute_reset(void);
@@ -122,5 +164,7 @@ void hami_compute_reset(void);
 #define HAMI_COMPUTE_HARVEST_INTERVAL_NS 100000ull /* launch-path harvest at most every 100 us */
 #define HAMI_COMPUTE_HARVEST_SCAN 8u           /* pending samples looked at per launch harvest */
 #define HAMI_COMPUTE_LEARN_WAIT_MAX_NS 100000000ull /* max wait for a new kernel's first sample */
+#define HAMI_COMPUTE_COUNT_BATCH 256u          /* launches a thread batches before counting */
+#define HAMI_COMPUTE_COUNT_BATCH_NS 1000000ull /* ... or this long (wall) */
 
 #endif

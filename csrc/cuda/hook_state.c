@@ -40,6 +40,7 @@ static _Atomic int proc_slot_state = PROC_SLOT_NOT_JOINED;
 typedef struct vendor_config {
     int loaded;
     int compute_configured;
+    int compute_invalid; /* some device's compute value did not parse (policy not disable) */
     hami_limits limits[HAMI_MAX_DEVICES];
     char error[HAMI_MAX_DEVICES][HAMI_ERR_LEN];
 } vendor_config;
@@ -91,6 +92,8 @@ static void load_vendor_config(int vendor)
             log_config_once(err);
         if (!l->policy_disable && (l->compute_limit_pct != 0 || l->compute_invalid))
             vc->compute_configured = 1;
+        if (!l->policy_disable && l->compute_invalid)
+            vc->compute_invalid = 1;
     }
     vc->loaded = 1;
 }
@@ -152,6 +155,26 @@ int hami_hook_compute_configured(int vendor)
         return 0;
     hami_hook_process_init(vendor);
     return vendor_configs[vendor].compute_configured;
+}
+
+/* Gate words for the launch fast paths when the region's live mask cannot be used. */
+static const uint32_t gate_always_slow = 1;
+static const uint32_t gate_never_slow = 0;
+
+const uint32_t *hami_hook_compute_gate(int vendor)
+{
+    if (vendor <= HAMI_VENDOR_NONE || vendor >= VENDOR_SLOTS)
+        return &gate_never_slow;
+    hami_hook_process_init(vendor);
+    /* A bad compute value in this process's environment refuses launches on that device
+     * whatever the region says: every launch must see the slow path. */
+    if (vendor_configs[vendor].compute_invalid)
+        return &gate_always_slow;
+    hami_region *r = hami_hook_region();
+    if (r)
+        return hami_region_compute_word(r);
+    /* No region: nothing can be metered, and nothing is refused (no invalid value). */
+    return &gate_never_slow;
 }
 
 hami_region *hami_hook_region(void)

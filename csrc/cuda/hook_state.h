@@ -46,6 +46,14 @@ void hami_hook_env_limits(int vendor, int ordinal, hami_limits *out);
  * (launch hooks must leave their fast path).  Valid after hami_hook_process_init. */
 int hami_hook_compute_configured(int vendor);
 
+/* The word a launch fast path loads (relaxed) before each launch: nonzero sends the launch to
+ * the slow path.  The region's live compute mask (hami_region_compute_word: any device with a
+ * compute cap, kept current by `hami-core set`, cleared again when the cap goes back to 0), or
+ * a constant 1 when this process's environment holds a bad compute value (launches refused),
+ * or a constant 0 when there is no region.  Stable for the life of the process; valid after
+ * hami_hook_process_init (it calls it). */
+const uint32_t *hami_hook_compute_gate(int vendor);
+
 /* The region (NULL when it could not be opened) and this process's slot (joined on first use,
  * and again in a fork child; -1 when joining failed). */
 hami_region *hami_hook_region(void);

@@ -53,6 +53,7 @@
     HOOK(cuGraphLaunch_ptsz)                                                                     \
     /* helpers */                                                                                \
     HELPER(cuCtxGetDevice)                                                                       \
+    HELPER(cuDeviceGetCount)                                                                     \
     HELPER(cuDeviceGetUuid)                                                                      \
     HELPER(cuDeviceGetUuid_v2)
 

@@ -132,6 +132,23 @@ void hami_charge_back(hami_region *r, int dev_slot, int64_t delta_ns);
 void hami_count_launch(hami_region *r, int dev_slot, int proc_slot, uint64_t measured_busy_ns,
                        uint64_t throttled_ns);
 
+/* The same counters for `launches` launches at once (0 allowed: time only).  The hooks batch
+ * per thread and flush every few hundred launches or milliseconds, so the counters trail the
+ * truth by at most that much. */
+void hami_count_launches(hami_region *r, int dev_slot, int proc_slot, uint64_t launches,
+                         uint64_t measured_busy_ns, uint64_t throttled_ns);
+
+/* Live "compute active" state, for the launch hooks' fast path.  A device is compute-active
+ * when its live limits enforce a compute cap (compute_limit_pct != 0, policy not disable) or
+ * mark its compute configuration invalid (policy not disable).  Every limit change
+ * (hami_region_device, hami_region_set_limits) keeps it current; lowering a cap to 0 clears it.
+ * hami_region_compute_active: 1 when any device of the region is compute-active, else 0.
+ * hami_region_compute_word: the address of the shared 32-bit mask behind it (bit i = device
+ * slot i compute-active), valid while the region is open.  Read it with
+ * __atomic_load_n(word, __ATOMIC_RELAXED): one load of shared memory, no call. */
+int hami_region_compute_active(hami_region *r);
+const uint32_t *hami_region_compute_word(hami_region *r);
+
 /* Snapshot for readers (CLI, Python).  Values are read with atomics; the snapshot is not a
  * single atomic picture but each field is consistent with itself. */
 typedef struct hami_device_info {
