@@ -144,14 +144,10 @@ def bin_dir() -> str:
 
 
 def region_path(region: Optional[str] = None) -> str:
-    """The region a call addresses: ``region``, else ``$HAMI_REGION``, else the default
-    (``$TMPDIR/hami-<uid>.region``), exactly as the library resolves it."""
-    if region:
-        return os.path.abspath(region)
-    env = os.environ.get("HAMI_REGION")
-    if env:
-        return os.path.abspath(env)
-    return _native.default_region_path()
+    """The region a call addresses: ``region``, else the path the library itself resolves
+    (``$HAMI_REGION``, else HAMi's ``$CUDA_DEVICE_MEMORY_SHARED_CACHE``, else
+    ``$TMPDIR/hami-<uid>.region``)."""
+    return os.path.abspath(region or _native.default_region_path())
 
 
 def parse_size(value: Size) -> int:

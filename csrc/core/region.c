@@ -70,7 +70,11 @@ const char *hami_region_default_path(char *buf, size_t len)
 {
     if (buf == NULL || len == 0)
         return NULL;
+    /* HAMi's device plugin names a per-container shared file in CUDA_DEVICE_MEMORY_SHARED_CACHE;
+     * our own name wins when both are set. */
     const char *explicit_path = getenv("HAMI_REGION");
+    if (explicit_path == NULL || explicit_path[0] == '\0')
+        explicit_path = getenv("CUDA_DEVICE_MEMORY_SHARED_CACHE");
     if (explicit_path != NULL && explicit_path[0] != '\0') {
         if (snprintf(buf, len, "%s", explicit_path) >= (int)len)
             return NULL;

@@ -57,7 +57,8 @@ typedef struct hami_limits {
 
 typedef struct hami_region hami_region; /* opaque: mapping + fd + path */
 
-/* Default region path: $HAMI_REGION if set, else "$TMPDIR/hami-<uid>.region" (TMPDIR default /tmp). */
+/* Default region path: $HAMI_REGION if set, else $CUDA_DEVICE_MEMORY_SHARED_CACHE (HAMi's name),
+ * else "$TMPDIR/hami-<uid>.region" (TMPDIR default /tmp). */
 const char *hami_region_default_path(char *buf, size_t len);
 
 /* Open (and, with create != 0, create and initialise) the region at `path`.  Creation is

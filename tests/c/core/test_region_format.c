@@ -210,7 +210,11 @@ static void test_bad_arguments(void)
     CHECK(hami_region_default_path(buf, sizeof(buf)) == NULL);
     char big[256];
     CHECK(strcmp(hami_region_default_path(big, sizeof(big)), "/x/y.region") == 0);
+    setenv("CUDA_DEVICE_MEMORY_SHARED_CACHE", "/hami/cache", 1);
+    CHECK(strcmp(hami_region_default_path(big, sizeof(big)), "/x/y.region") == 0);
     unsetenv("HAMI_REGION");
+    CHECK(strcmp(hami_region_default_path(big, sizeof(big)), "/hami/cache") == 0);
+    unsetenv("CUDA_DEVICE_MEMORY_SHARED_CACHE");
     CHECK(strstr(hami_region_default_path(big, sizeof(big)), "/hami-") != NULL);
 }
 
