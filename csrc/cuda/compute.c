@@ -14,8 +14,9 @@
  *      bucket reads the region's live cap, so a `hami-core set --compute` applies at once.
  *   3. sampling: the first HAMI_COMPUTE_WARMUP_SAMPLES launches of a key, then 1 in
  *      HAMI_COMPUTE_SAMPLE_PERIOD (1 in HAMI_COMPUTE_UNSTABLE_PERIOD while the key's deviation
- *      is above 1/8 of its estimate), drawn from a per-thread PRNG so periodic launch patterns
- *      cannot alias.  A sampled launch records a start event before and an end event after the
+ *      is above 1/8 of its estimate, 1 in HAMI_COMPUTE_STABLE_PERIOD once it is established,
+ *      1 in 2 for a `chained` launch: see launch_tls and learn), drawn from a per-thread PRNG so
+ *      periodic launch patterns cannot alias.  A sampled launch records a start event before and an end event after the
  *      launch on its stream; the event pairs come from a per-device ring of
  *      HAMI_COMPUTE_POOL_SIZE slots, created lazily in the launching context and reused (a full
  *      ring means "not sampled", which also bounds samples in flight).
@@ -24,7 +25,9 @@
  *      (cuEventElapsedTime answers NOT_READY for unfinished ones: one call each, never
  *      blocking); hami_compute_flush looks at all of them.  A finished sample updates the key
  *      (asymmetric EWMA: down by 1/4, up by 1/16 of the difference, i.e. it tracks a low
- *      quantile, so time spent waiting behind other processes' work does not inflate it),
+ *      quantile, so time spent waiting behind other processes' work does not inflate it;
+ *      a sample not chained behind the thread's previous launch is believed only up to 1/8
+ *      above the estimate unless a whole window of samples agrees, see learn),
  *      charges back (measured - estimate) with hami_charge_back, and counts the measured busy
  *      time (clamped to 2x the established estimate) with hami_count_launch.  Unsampled launches
  *      count their estimate into a per-thread batch (hami_count_launches every
@@ -73,6 +76,8 @@ typedef struct cost_entry {
     _Atomic uint32_t samples_done;
     _Atomic uint32_t samples_inflight;
     uint64_t warm_charged_ns;      /* harvester only: what the warm-up samples cost the bucket */
+    uint64_t window_min_ns;        /* harvester only: lowest sample of the current window */
+    uint32_t window_count;         /* harvester only: samples in the current window */
 } cost_entry;
 
 enum { SLOT_FREE = 0, SLOT_CLAIMED = 1, SLOT_PENDING = 2, SLOT_DONE = 3, SLOT_ABANDONED = 4 };
@@ -87,6 +92,7 @@ typedef struct sample_slot {
     hami_region *region;
     uint64_t estimate_ns;
     uint64_t throttled_ns;
+    int chained;            /* launched right behind this thread's previous launch (see learn) */
 } sample_slot;
 
 typedef struct compute_device {
@@ -102,6 +108,7 @@ typedef struct compute_device {
 _Static_assert((HAMI_COMPUTE_TABLE_SIZE & (HAMI_COMPUTE_TABLE_SIZE - 1)) == 0, "power of two");
 _Static_assert((HAMI_COMPUTE_SAMPLE_PERIOD & (HAMI_COMPUTE_SAMPLE_PERIOD - 1)) == 0, "pow2");
 _Static_assert((HAMI_COMPUTE_UNSTABLE_PERIOD & (HAMI_COMPUTE_UNSTABLE_PERIOD - 1)) == 0, "pow2");
+_Static_assert((HAMI_COMPUTE_STABLE_PERIOD & (HAMI_COMPUTE_STABLE_PERIOD - 1)) == 0, "pow2");
 
 static cost_entry cost_table[HAMI_COMPUTE_TABLE_SIZE];
 static compute_device devices[HAMI_MAX_DEVICES];
@@ -416,8 +423,13 @@ static uint64_t device_fallback_ns(hami_region *region, int dev_slot, compute_de
  * warm-up samples together are kept charged at (samples x that minimum): a first sample that
  * queued behind other processes' work (they all start at once) is refunded as soon as a
  * cleaner sample arrives, instead of leaving seconds of debt at a low cap. */
+/* Samples in the window whose minimum may raise an estimate on unchained evidence, and the
+ * margin above the estimate that an unchained sample is believed without that window. */
+#define RAISE_WINDOW 8u
+#define UNCHAINED_SLACK_DIV 8u
+
 static int64_t learn(compute_device *d, cost_entry *e, uint64_t measured_ns, uint64_t charged_ns,
-                     uint64_t *count_ns)
+                     int chained, uint64_t *count_ns)
 {
     uint64_t used = measured_ns;
     int64_t delta;
@@ -441,9 +453,32 @@ static int64_t learn(compute_device *d, cost_entry *e, uint64_t measured_ns, uin
             e->warm_charged_ns = target;
             used = measured_ns < 2 * est ? measured_ns : 2 * est;
         } else {
+            /* Contention.  An elapsed time between two events of our stream also holds any
+             * work of other contexts (other containers, which our bucket does not see) that
+             * the device ran between them: queued ahead of our kernel, or time slices.  A
+             * sample whose launch followed the thread's previous launch on the same stream
+             * within microseconds (`chained`: its start event completes when that launch
+             * ends, and nothing of anyone else's was queued in between) measures the kernel
+             * alone.  An unchained sample above the estimate may be waiting time: it is
+             * believed only up to estimate + 1/8 (charged, counted, learned), unless a whole
+             * window of RAISE_WINDOW samples stays above that -- consistent evidence that the
+             * kernel really got longer, not a busy neighbour, which never delays every one
+             * of our kernels while chained ones are clean.  The window's minimum then
+             * becomes the estimate. */
+            if (e->window_count == 0 || measured_ns < e->window_min_ns)
+                e->window_min_ns = measured_ns;
+            if (++e->window_count >= RAISE_WINDOW) {
+                uint64_t floor = e->window_min_ns;
+                e->window_count = 0;
+                if (floor > est + est / UNCHAINED_SLACK_DIV)
+                    est = floor;
+            }
+            if (!chained && used > est + est / UNCHAINED_SLACK_DIV)
+                used = est + est / UNCHAINED_SLACK_DIV;
             if (used > 2 * est)
                 used = 2 * est;
             delta = (int64_t)used - (int64_t)charged_ns;
+            measured_ns = used;
             uint64_t diff = measured_ns > est ? measured_ns - est : est - measured_ns;
             dev = diff > dev ? dev + (diff - dev) / 8 : dev - (dev - diff) / 8;
             if (measured_ns < est)
@@ -503,7 +538,7 @@ static void harvest(compute_device *d, unsigned max_scan)
             continue;
         if (rc == EV_DONE) {
             uint64_t used = 0;
-            int64_t delta = learn(d, s->entry, measured, s->estimate_ns, &used);
+            int64_t delta = learn(d, s->entry, measured, s->estimate_ns, s->chained, &used);
             hami_charge_back(s->region, dev_slot, delta);
             hami_count_launch(s->region, dev_slot, s->proc_slot, used, s->throttled_ns);
         } else {
@@ -617,10 +652,12 @@ static uint64_t wait_first_measurement(compute_device *d, cost_entry *e, uint64_
 {
     uint64_t deadline = now_ns + HAMI_COMPUTE_LEARN_WAIT_MAX_NS;
     uint64_t step = LEARN_POLL_FIRST_NS, t = now_ns;
-    while (atomic_load_explicit(&e->estimate_ns, memory_order_acquire) == 0 &&
-           atomic_load_explicit(&e->samples_inflight, memory_order_acquire) != 0) {
+    /* Until every warm-up sample in flight is in, not just the first: the first one of a
+     * tenant that starts beside a busy neighbour measures the neighbour's whole queue, and
+     * the second (chained behind it, see learn) is the one that corrects it. */
+    while (atomic_load_explicit(&e->samples_inflight, memory_order_acquire) != 0) {
         harvest(d, HAMI_COMPUTE_POOL_SIZE);
-        if (atomic_load_explicit(&e->estimate_ns, memory_order_acquire) != 0)
+        if (atomic_load_explicit(&e->samples_inflight, memory_order_acquire) == 0)
             break;
         t = hami_now_ns();
         if (t >= deadline)
@@ -749,6 +786,56 @@ static inline void count_unsampled(const hami_compute_ticket *t)
 static __thread unsigned harvest_countdown __attribute__((tls_model("initial-exec"))) =
     HARVEST_EVERY_LAUNCHES;
 
+/* Per-thread launch state (all initial-exec TLS: a few loads, no call):
+ *   last_*: the previous launch's cost-table entry, so a thread launching the same kernel
+ *     again skips the hash and the probe (validated by the entry's key, which a reset or a
+ *     fork's table change would have altered);
+ *   slept_stream: the stream of this thread's previous launch when that launch had to sleep
+ *     (HAMI_COMPUTE_NO_STREAM otherwise).  A throttled thread sleeps one launch's worth longer
+ *     than it must (see admit), so its next launch needs no tokens and follows within
+ *     microseconds: on the same stream that launch is `chained` (nothing of another context
+ *     can be queued between the two) and its sample measures the kernel alone. */
+#define HAMI_COMPUTE_NO_STREAM ((void *)(uintptr_t)-3)
+typedef struct launch_tls {
+    uint64_t key;
+    cost_entry *entry;
+    uintptr_t func_key;
+    uint64_t grid_blocks;
+    int dev_slot;
+    void *slept_stream;
+} launch_tls;
+static __thread launch_tls tls_launch __attribute__((tls_model("initial-exec"))) = {
+    0, NULL, 0, 0, -1, HAMI_COMPUTE_NO_STREAM};
+
+/* A stable key (at least STABLE_SAMPLES measured, deviation within 1/16) is sampled 1 in
+ * HAMI_COMPUTE_STABLE_PERIOD: a sample costs two event records and a query (microseconds on
+ * real drivers, more than the launch), and once the estimate is established each further
+ * sample mostly confirms it; any sample that disagrees raises the deviation and the key goes
+ * back to 1 in 16 (or 1 in 4). */
+#define STABLE_SAMPLES 32u
+/* Sample 1 in this many chained launches (they follow a sleep: their cost is hidden by it). */
+#define CHAINED_SAMPLE_PERIOD 2u
+/* Ceiling of the extra sleep that makes a throttled thread's next launch chained. */
+#define CHAIN_EXTRA_SLEEP_MAX_NS 50000000ull
+
+static inline cost_entry *lookup_entry(int dev_slot, uintptr_t func_key, uint64_t grid_blocks)
+{
+    launch_tls *l = &tls_launch;
+    if (__builtin_expect(l->func_key == func_key && l->grid_blocks == grid_blocks &&
+                             l->dev_slot == dev_slot && l->entry != NULL,
+                         1) &&
+        atomic_load_explicit(&l->entry->key, memory_order_relaxed) == l->key)
+        return l->entry;
+    uint64_t key = make_key(dev_slot, func_key, grid_blocks);
+    cost_entry *e = table_entry(key, 1);
+    l->key = key;
+    l->entry = e;
+    l->func_key = func_key;
+    l->grid_blocks = grid_blocks;
+    l->dev_slot = dev_slot;
+    return e;
+}
+
 int hami_compute_admit_vendor(int vendor, hami_region *region, int dev_slot, int proc_slot,
                               uintptr_t func_key, uint64_t grid_blocks, void *stream,
                               int per_thread_default_stream, hami_compute_ticket *ticket)
@@ -777,12 +864,21 @@ int hami_compute_admit_vendor(int vendor, hami_region *region, int dev_slot, int
         harvest(d, HAMI_COMPUTE_HARVEST_SCAN);
     }
 
-    cost_entry *e = table_entry(make_key(dev_slot, func_key, grid_blocks), 1);
+    cost_entry *e = lookup_entry(dev_slot, func_key, grid_blocks);
     uint64_t estimate = e ? atomic_load_explicit(&e->estimate_ns, memory_order_acquire) : 0;
+    void *event_stream = (vendor == HAMI_VENDOR_CUDA && per_thread_default_stream &&
+                          stream == NULL)
+                             ? (void *)CU_STREAM_PER_THREAD
+                             : stream;
+    int chained = tls_launch.slept_stream == event_stream;
+    tls_launch.slept_stream = HAMI_COMPUTE_NO_STREAM;
+    /* a new key: its first two launches go at once (the second can chain behind the first);
+     * the next ones wait for their measurements */
     if (e && estimate == 0 &&
-        atomic_load_explicit(&e->samples_inflight, memory_order_acquire) != 0) {
+        atomic_load_explicit(&e->samples_inflight, memory_order_acquire) >= WARMUP_INFLIGHT_MAX) {
         throttled += wait_first_measurement(d, e, hami_now_ns());
         now = coarse_now_ns();
+        chained = 0; /* it waited: others' work may have been queued meanwhile */
         estimate = atomic_load_explicit(&e->estimate_ns, memory_order_acquire);
     }
 
@@ -796,19 +892,21 @@ int hami_compute_admit_vendor(int vendor, hami_region *region, int dev_slot, int
             want_sample = 1; /* unknown and the wait timed out: measure this one too */
     } else {
         uint64_t period = HAMI_COMPUTE_SAMPLE_PERIOD;
-        if (e) {
+        if (chained) {
+            period = CHAINED_SAMPLE_PERIOD;
+        } else if (e) {
             uint64_t dev = atomic_load_explicit(&e->deviation_ns, memory_order_relaxed);
             /* relative noise of a few-microsecond kernel is launch jitter, not instability:
              * sampling it 1 in 4 would cost more than its errors can (UNSTABLE_MIN_NS) */
             if (dev * 8 > estimate && dev > UNSTABLE_MIN_NS)
                 period = HAMI_COMPUTE_UNSTABLE_PERIOD;
+            else if ((dev * 16 <= estimate || dev <= UNSTABLE_MIN_NS) &&
+                     atomic_load_explicit(&e->samples_done, memory_order_relaxed) >=
+                         STABLE_SAMPLES)
+                period = HAMI_COMPUTE_STABLE_PERIOD;
         }
         want_sample = (next_random() & (period - 1)) == 0;
     }
-    void *event_stream = (vendor == HAMI_VENDOR_CUDA && per_thread_default_stream &&
-                          stream == NULL)
-                             ? (void *)CU_STREAM_PER_THREAD
-                             : stream;
     sample_slot *s = NULL;
     if (want_sample && ops_can_sample(vendor)) {
         const hami_compute_driver *dr = vendor == HAMI_VENDOR_CUDA ? driver() : NULL;
@@ -830,15 +928,38 @@ int hami_compute_admit_vendor(int vendor, hami_region *region, int dev_slot, int
         }
     }
 
-    if (estimate == 0)
+    /* The second launch of a new key (one measurement of it in flight, none done) does not
+     * sleep for its tokens: it goes right behind the first, so that its sample is chained and
+     * measures the kernel even when the first one waited behind a neighbour's queue.  Its
+     * tokens are still taken (the next launch pays the debt) and the launches after it wait
+     * for both measurements, so this runs ahead of the bucket by one launch per new key. */
+    int go_now = 0;
+    if (estimate == 0) {
         estimate = device_fallback_ns(region, dev_slot, d);
+        go_now = s != NULL && e != NULL &&
+                 atomic_load_explicit(&e->samples_done, memory_order_relaxed) == 0 &&
+                 atomic_load_explicit(&e->samples_inflight, memory_order_relaxed) == 2;
+        chained = go_now;
+    }
     uint64_t sleep_ns = hami_take_tokens(region, dev_slot, estimate, now);
-    if (sleep_ns) {
-        /* now + sleep_ns is the absolute GCRA start time: sleep to it on the precise clock */
+    if (sleep_ns && !go_now) {
+        /* now + sleep_ns is the absolute GCRA start time: sleep to it on the precise clock,
+         * plus one more launch of this cost at the cap, so that the thread's next launch
+         * finds its tokens and follows this one at once (chained, see launch_tls).  The
+         * rate is the bucket's either way: sleeping longer only moves the next launch's
+         * wait in front of this one. */
         uint64_t before = hami_now_ns();
         if (now + sleep_ns > before) {
-            hami_sleep_until_ns(now + sleep_ns);
+            hami_limits lim;
+            uint64_t extra = 0;
+            if (hami_region_get_limits(region, dev_slot, &lim) == HAMI_OK &&
+                lim.compute_limit_pct > 0 && lim.compute_limit_pct <= 100)
+                extra = estimate * 100u / lim.compute_limit_pct;
+            if (extra > CHAIN_EXTRA_SLEEP_MAX_NS)
+                extra = CHAIN_EXTRA_SLEEP_MAX_NS;
+            hami_sleep_until_ns(now + sleep_ns + extra);
             throttled += hami_now_ns() - before;
+            tls_launch.slept_stream = event_stream;
         }
     }
 
@@ -859,6 +980,7 @@ int hami_compute_admit_vendor(int vendor, hami_region *region, int dev_slot, int
     ticket->now_ns = now;
     ticket->stream = event_stream;
     ticket->vendor = vendor;
+    ticket->chained = chained;
     return 0;
 }
 
@@ -882,6 +1004,7 @@ void hami_compute_complete_vendor(hami_compute_ticket *t, int launch_ok)
             s->proc_slot = t->proc_slot;
             s->estimate_ns = t->estimate_ns;
             s->throttled_ns = t->throttled_ns;
+            s->chained = t->chained;
             atomic_store_explicit(&s->state, SLOT_PENDING, memory_order_release);
             t->region = NULL;
             return;

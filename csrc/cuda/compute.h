@@ -43,6 +43,7 @@ typedef struct hami_compute_ticket {
     uint64_t now_ns;       /* (coarse) clock at admission, reused by the counter batching */
     void *stream;          /* the stream the events go to (CU_STREAM_PER_THREAD for ptsz NULL) */
     int vendor;            /* HAMI_VENDOR_*: whose event operations the sample uses */
+    int chained;           /* followed the thread's throttled previous launch on the stream */
 } hami_compute_ticket;
 
 /* Vendor-neutral entry points (the CUDA ones below are these with HAMI_VENDOR_CUDA).  `stream`
@@ -160,6 +161,7 @@ void hami_compute_reset(void);
 #define HAMI_COMPUTE_WARMUP_SAMPLES 4u         /* first launches of a key always sampled */
 #define HAMI_COMPUTE_SAMPLE_PERIOD 16u         /* then about 1 in 16 ... */
 #define HAMI_COMPUTE_UNSTABLE_PERIOD 4u        /* ... or 1 in 4 while the estimate moves */
+#define HAMI_COMPUTE_STABLE_PERIOD 64u         /* ... or 1 in 64 once it is established */
 #define HAMI_COMPUTE_DEFAULT_COST_NS 50000ull  /* unknown kernel, no device history, floor */
 #define HAMI_COMPUTE_HARVEST_INTERVAL_NS 100000ull /* launch-path harvest at most every 100 us */
 #define HAMI_COMPUTE_HARVEST_SCAN 8u           /* pending samples looked at per launch harvest */

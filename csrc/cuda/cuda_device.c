@@ -4,6 +4,13 @@
  * resolved once through the real driver and cached in a per-process array, so an allocation's
  * hot path is cuCtxGetDevice plus an array load.  The device of an allocation is the current
  * context's device at the time of the call (multi-GPU threads switch devices), never device 0.
+ *
+ * Also owns the context-switch hooks (cuCtxSetCurrent, cuCtxPushCurrent_v2, cuCtxPopCurrent_v2,
+ * cuCtxCreate_v2/v3/v4, cuCtxDestroy_v2, cuDevicePrimaryCtxRelease_v2/Reset_v2): each drops the
+ * calling thread's cached launch device (cuda_device.h) and passes the call through unchanged.
+ * A thread's current context changes only through calls on that thread, so a thread-local
+ * cache invalidated by that thread's own calls cannot go stale behind its back (a context
+ * destroyed from another thread makes the launches themselves fail; their tokens are refunded).
  */
 #include "cuda_device.h"
 
@@ -50,6 +57,43 @@ hami_hook_device *hami_cuda_device_bind_slow(CUdevice ordinal)
     hami_hook_bind_device(dev, HAMI_VENDOR_CUDA, ordinal, text, total);
     return dev;
 }
+
+__thread hami_cuda_device_cache hami_cuda_tls_device __attribute__((tls_model("initial-exec")));
+
+hami_hook_device *hami_cuda_current_device_refill(void)
+{
+    hami_hook_device *dev = hami_cuda_current_device();
+    hami_cuda_tls_device.dev = dev; /* NULL (no context yet) is not cached: asked again */
+    hami_cuda_tls_device.uses_left = HAMI_CUDA_DEVICE_RECHECK;
+    return dev;
+}
+
+/* Context switches: forget, then tail-call the driver (unresolved: the driver's answer for a
+ * missing entry point). */
+#define CONTEXT_SWITCH_HOOK(name, PARAMS, ARGS)                                                \
+    CUresult name PARAMS                                                                       \
+    {                                                                                          \
+        hami_cuda_context_changed();                                                           \
+        name##_fn real = HAMI_REAL(name);                                                      \
+        return real ? real ARGS : CUDA_ERROR_NOT_FOUND;                                        \
+    }
+
+CONTEXT_SWITCH_HOOK(cuCtxSetCurrent, (CUcontext ctx), (ctx))
+CONTEXT_SWITCH_HOOK(cuCtxPushCurrent_v2, (CUcontext ctx), (ctx))
+CONTEXT_SWITCH_HOOK(cuCtxPopCurrent_v2, (CUcontext * ctx), (ctx))
+CONTEXT_SWITCH_HOOK(cuCtxCreate_v2, (CUcontext * ctx, unsigned int flags, CUdevice dev),
+                    (ctx, flags, dev))
+CONTEXT_SWITCH_HOOK(cuCtxCreate_v3,
+                    (CUcontext * ctx, CUexecAffinityParam *params, int n, unsigned int flags,
+                     CUdevice dev),
+                    (ctx, params, n, flags, dev))
+CONTEXT_SWITCH_HOOK(cuCtxCreate_v4,
+                    (CUcontext * ctx, CUctxCreateParams *params, unsigned int flags,
+                     CUdevice dev),
+                    (ctx, params, flags, dev))
+CONTEXT_SWITCH_HOOK(cuCtxDestroy_v2, (CUcontext ctx), (ctx))
+CONTEXT_SWITCH_HOOK(cuDevicePrimaryCtxRelease_v2, (CUdevice dev), (dev))
+CONTEXT_SWITCH_HOOK(cuDevicePrimaryCtxReset_v2, (CUdevice dev), (dev))
 
 hami_hook_device *hami_cuda_current_device(void)
 {

@@ -51,6 +51,16 @@
     HOOK(cuLaunchCooperativeKernel_ptsz)                                                         \
     HOOK(cuGraphLaunch)                                                                          \
     HOOK(cuGraphLaunch_ptsz)                                                                     \
+    /* context switches (cuda_device.c): invalidate the launch path's per-thread device cache */ \
+    HOOK(cuCtxSetCurrent)                                                                        \
+    HOOK(cuCtxPushCurrent_v2)                                                                    \
+    HOOK(cuCtxPopCurrent_v2)                                                                     \
+    HOOK(cuCtxCreate_v2)                                                                         \
+    HOOK(cuCtxCreate_v3)                                                                         \
+    HOOK(cuCtxCreate_v4)                                                                         \
+    HOOK(cuCtxDestroy_v2)                                                                        \
+    HOOK(cuDevicePrimaryCtxRelease_v2)                                                           \
+    HOOK(cuDevicePrimaryCtxReset_v2)                                                             \
     /* helpers */                                                                                \
     HELPER(cuCtxGetDevice)                                                                       \
     HELPER(cuDeviceGetCount)                                                                     \

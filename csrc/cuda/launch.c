@@ -10,7 +10,8 @@
  * first launch takes the slow path, which initialises the process state and points it at the
  * word hami_hook_compute_gate chose.
  *
- * Slow path: the launch's device (the current context's device) refuses launches with
+ * Slow path: the launch's device (the current context's device, from a per-thread cache that
+ * this thread's context switches invalidate: cuda_device.h) refuses launches with
  * CUDA_ERROR_INVALID_VALUE when its compute limit did not parse; a device whose bit is set in
  * the region's mask is metered by the compute engine (compute.h: estimate, token bucket, sampled
  * events, charge-back) around the driver's launch; any other device goes straight to the
@@ -59,7 +60,7 @@ static CUresult launch_admit(const char *api, hami_hook_device **metered)
     const uint32_t *gate = atomic_load_explicit(&launch_gate, memory_order_acquire);
     if (__atomic_load_n(gate, __ATOMIC_RELAXED) == 0)
         return CUDA_SUCCESS; /* the cap went away since the fast path looked */
-    hami_hook_device *dev = hami_cuda_current_device();
+    hami_hook_device *dev = hami_cuda_current_device_cached();
     if (dev == NULL)
         return CUDA_SUCCESS;
     if (dev->refuse_launch) {
