@@ -16,6 +16,9 @@ attach    N processes (default 256) open and join one region     all attached in
 ========  =====================================================  =========================
 
 The simulated driver's own cost is in the "without" figure; the difference is the library's.
+``throttle`` (compute caps) lives in :mod:`hami_core.bench_throttle`; :func:`run_all` runs
+everything and summarises it against DESIGN 5 (``hami-core bench all``).
+
 JSON schema 1: ``{"schema", "platform", "real_device_present", "cpus", "benchmarks": [{"name",
 "unit", "target_ns", "without_ns", "with_ns", "added_ns", "ratio_to_target", "met", "runs":
 {"without": [...], "with": [...]}, ...}]}``.
@@ -28,7 +31,7 @@ import platform
 import statistics
 import subprocess
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 from . import Limits, _native, bin_dir
 from .sim import SimSession, session
@@ -238,4 +241,102 @@ def format_results(results: dict) -> str:
             lines.append(f"  {b['name']:<9} without {b['without_ns']:.1f} ns, with {b['with_ns']:.1f} ns: "
                          f"+{b['added_ns']:.1f} {b['unit']} (target {b['target_ns']:.0f} ns, "
                          f"ratio {b['ratio_to_target']:.2f}: {ok})")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# bench all: every benchmark in one run, summarised against DESIGN 5
+
+
+def _row(what: str, target: float, unit: str, measured: Optional[float], met: bool, note: str = "") -> dict:
+    return {"what": what, "target": target, "unit": unit, "measured": measured, "met": bool(met), "note": note}
+
+
+def summarise_all(results: dict, throttle: Optional[dict]) -> List[dict]:
+    """The DESIGN 5 table: one row per target with the measured value and met / not met."""
+    rows: List[dict] = []
+    by_name = {b["name"]: b for b in results.get("benchmarks", [])}
+    if "overhead" in by_name:
+        b = by_name["overhead"]
+        rows.append(_row("launch hook, no compute cap (cuda)", 20.0, "ns added per launch", b["added_ns"], b["met"]))
+    if throttle:
+        for v, r in throttle["vendors"].items():
+            o = r["overhead"]
+            rows.append(_row(f"launch hook, cap active, tokens available ({v})", o["target_ns"], "ns added per launch",
+                             o["added_ns"], o["met"]))
+    if "memory" in by_name:
+        b = by_name["memory"]
+        rows.append(_row("alloc + free with a memory cap (cuda)", 300.0, "ns added per pair", b["added_ns"], b["met"]))
+    if throttle:
+        for v, r in throttle["vendors"].items():
+            m = r["matrix"]
+            note = "" if r["enforced"] else "launches not throttled on this vendor"
+            rows.append(_row(f"compute cap accuracy, mean abs error ({v})", m["target_pts"], "points",
+                             m["mean_abs_error_pts"], m["met"], note))
+            rc = r["reaction"]
+            rows.append(_row(f"reaction to a live limit change ({v})", rc["target_ms"], "ms", rc["reaction_ms"],
+                             rc["met"], "" if rc["reaction_ms"] is not None else "never within 2 points"))
+    if "attach" in by_name:
+        b = by_name["attach"]
+        rows.append(_row(f"{b['processes']} processes attaching at once", 1000.0, "ms until all joined",
+                         round(b["with_ns"] / 1e6, 1), b["met"]))
+    return rows
+
+
+def run_all(repeat: int = 5, iterations: Optional[int] = None, processes: int = 256, quick: bool = False,
+            vendors: Sequence[str] = ("cuda", "ascend"), progress: Optional[Callable[[str], None]] = None) -> dict:
+    """Every benchmark (memory, overhead, attach, throttle) in one run; JSON schema 1 with
+    ``summary`` (one row per DESIGN 5 target), ``benchmarks`` (as :func:`run_benchmarks`) and
+    ``throttle`` (as :func:`hami_core.bench_throttle.run_throttle`)."""
+    from . import bench_throttle as T
+
+    started = time.time()
+    steps = ["memory", "overhead", "attach", "throttle"]
+    parts: List[dict] = []
+    for i, name in enumerate(steps[:3], 1):
+        if progress:
+            progress(f"[{i}/{len(steps)}] {name}")
+        parts.append(run_benchmarks([name], repeat=repeat, iterations=iterations, processes=processes,
+                                    progress=progress))
+    if progress:
+        progress(f"[4/{len(steps)}] throttle (compute caps: accuracy, reaction, launch cost)")
+    throttle = T.run_throttle(vendors, T.Settings.quick_settings() if quick else T.Settings(), progress=progress)
+    base = dict(parts[0])
+    base["benchmarks"] = [b for p in parts for b in p["benchmarks"]]
+    summary = summarise_all(base, throttle)
+    present = real_device_present()
+    return {
+        "schema": 1,
+        "kind": "all",
+        "platform": "simulator",
+        "device_used": "simulator" + (" (a real device is present: bench/gpu/ measures it)" if present else ""),
+        "real_device_present": present,
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "quick": quick,
+        "repeat": repeat,
+        "seconds": round(time.time() - started, 1),
+        "summary": summary,
+        "all_met": all(r["met"] for r in summary),
+        "benchmarks": base["benchmarks"],
+        "throttle": throttle,
+    }
+
+
+def format_all(res: dict) -> str:
+    """The ``bench all`` summary table, then each benchmark's own report."""
+    from .bench_throttle import format_throttle
+
+    lines = [f"hami-core bench all on the {res['device_used']}, {res['cpus']} CPUs"
+             + (" (quick: a smoke test, not a measurement)" if res.get("quick") else ""), ""]
+    lines.append(f"{'target (DESIGN 5)':<52} {'target':>8} {'measured':>10}  result")
+    for r in res["summary"]:
+        meas = "-" if r["measured"] is None else f"{r['measured']:g}"
+        lines.append(f"{r['what']:<52} {('<= ' + format(r['target'], 'g')):>8} {meas:>10}  "
+                     f"{'met' if r['met'] else 'NOT met'} ({r['unit']}{'; ' + r['note'] if r['note'] else ''})")
+    lines.append("")
+    lines.append(format_results({"platform": res["platform"], "real_device_present": res["real_device_present"],
+                                 "cpus": res["cpus"], "repeat": res["repeat"], "benchmarks": res["benchmarks"]}))
+    lines.append("")
+    lines.append(format_throttle(res["throttle"]))
     return "\n".join(lines)

@@ -26,7 +26,9 @@ from . import (
     ProcessUsage,
     RegionError,
     RegionFormatError,
+    RecentUse,
     RegionNotFoundError,
+    UsageSampler,
     __version__,
     _native,
 )
@@ -238,9 +240,10 @@ def _run_child(argv: Sequence[str], env: Dict[str, str]) -> int:
 def sim(devices: int, memory: str, sms: int, block_ns: int, vendor: str, command: Tuple[str, ...]) -> None:
     """Run CMD on fresh simulated devices (no GPU needed).
 
-    The simulated libcuda.so.1 / libnvidia-ml.so.1 come first on LD_LIBRARY_PATH; their state
-    (and a fresh region, unless HAMI_REGION is set) lives in a temporary directory removed
-    afterwards.  Composes with run:  hami-core sim -- hami-core run --memory 1g -- CMD"""
+    The simulated libraries come first on LD_LIBRARY_PATH (CUDA: libcuda.so.1, libnvidia-ml.so.1;
+    Ascend: libascendcl.so, libruntime.so, libhami_sim_opapi.so); their state (and a fresh region,
+    unless HAMI_REGION is set) lives in a temporary directory removed afterwards.  Composes with
+    run:  hami-core sim --vendor cuda,ascend -- hami-core run --memory 1g -- CMD"""
     from . import sim_library_dir
     from .sim import parse_vendors, session
 
@@ -254,8 +257,8 @@ def sim(devices: int, memory: str, sms: int, block_ns: int, vendor: str, command
     try:
         vendors = parse_vendors(vendor)
         if vendors & 2 and not os.path.exists(os.path.join(sim_library_dir(), "libascendcl.so")):
-            raise ValueError(f"'{vendor}': this hami-core has no simulated Ascend libraries yet "
-                             "(libascendcl.so); use --vendor cuda")
+            raise ValueError(f"'{vendor}': this hami-core was built without the simulated Ascend libraries "
+                             "(libascendcl.so, libruntime.so); reinstall from a complete checkout or use --vendor cuda")
     except ValueError as e:
         raise Fail(f"--vendor {e}", 2) from None
     except HamiError as e:
@@ -297,11 +300,41 @@ def _snapshot(region: Optional[str]) -> Tuple[str, List[DeviceUsage], List[Proce
     return path, [_device_usage(i, d) for i, d in enumerate(devs)], procs
 
 
-def status_json(path: str, devices: List[DeviceUsage], procs: List[ProcessUsage]) -> dict:
+def _sampled_snapshot(region: Optional[str], interval: float
+                      ) -> Tuple[str, List[DeviceUsage], List[ProcessUsage], Optional[Dict[str, RecentUse]]]:
+    """A snapshot, and with ``interval`` > 0 the recent compute use per device UUID
+    (:class:`hami_core.UsageSampler` over two readings ``interval`` seconds apart)."""
+    if interval <= 0:
+        path, devices, procs = _snapshot(region)
+        return path, devices, procs, None
+    sampler = UsageSampler(region, prime=False)
+    _, first, first_procs = _snapshot(region)
+    sampler.update(first, first_procs)
+    time.sleep(interval)
+    path, devices, procs = _snapshot(region)
+    return path, devices, procs, sampler.update(devices, procs)
+
+
+def _rate_fields(r: Optional[RecentUse]) -> dict:
+    if r is None:
+        return {"compute_used_pct": None, "throttled_ns_per_s": None, "throttled_pct": None, "launches_per_s": None}
+    return {"compute_used_pct": round(r.busy_pct, 1), "throttled_ns_per_s": int(r.throttled_pct * 1e7),
+            "throttled_pct": round(r.throttled_pct, 1), "launches_per_s": round(r.launches_per_s, 1)}
+
+
+def status_json(path: str, devices: List[DeviceUsage], procs: List[ProcessUsage],
+                rates: Optional[Dict[str, RecentUse]] = None) -> dict:
+    """The ``status --json`` document (schema 1, see README)."""
+    devs = []
+    for d in devices:
+        e = d.to_dict()
+        e.update(_rate_fields(rates.get(d.uuid) if rates else None))
+        devs.append(e)
     return {
         "schema": JSON_SCHEMA,
         "region": path,
-        "devices": [d.to_dict() for d in devices],
+        "sample_interval_s": (round(next(iter(rates.values())).window_s, 3) if rates else None),
+        "devices": devs,
         "processes": [p.to_dict() for p in procs],
     }
 
@@ -318,25 +351,30 @@ def _compute_text(d: DeviceUsage) -> str:
     return f"{d.compute_limit_pct}%" if d.compute_limit_pct else "none"
 
 
-def status_text(path: str, devices: List[DeviceUsage], procs: List[ProcessUsage]) -> str:
+def status_text(path: str, devices: List[DeviceUsage], procs: List[ProcessUsage],
+                rates: Optional[Dict[str, RecentUse]] = None) -> str:
+    """The ``status`` table: devices (memory, compute cap, use and throttling over the last
+    second when ``rates`` is given), then processes."""
     lines = [f"region {path}"]
     if not devices:
         lines.append("  no devices yet (no process has used a device under the library)")
     else:
         lines.append(f"{'DEV':>3}  {'VENDOR':<6}  {'UUID':<40}  {'IN USE':>10}  {'CAP':>10}  {'FREE':>10}  "
-                     f"{'COMPUTE':>7}  {'LAUNCHES':>9}  POLICY")
+                     f"{'COMPUTE':>7}  {'USED/1s':>7}  {'THROTTLED/1s':>17}  {'LAUNCHES':>9}  POLICY")
         for d in devices:
+            r = rates.get(d.uuid) if rates else None
+            used = f"{r.busy_pct:.1f}%" if r else "-"
+            thr = f"{r.throttled_pct * 10:.1f} ms ({r.throttled_pct:.0f}%)" if r else "-"
             lines.append(
                 f"{d.index:>3}  {d.vendor:<6}  {d.uuid[:40]:<40}  {fmt_bytes(d.used_bytes):>10}  "
-                f"{_limit_text(d):>10}  {fmt_bytes(d.free_bytes):>10}  {_compute_text(d):>7}  "
-                f"{d.launches:>9}  {d.policy}")
-    live = [p for p in procs]
+                f"{_limit_text(d):>10}  {fmt_bytes(d.free_bytes):>10}  {_compute_text(d):>7}  {used:>7}  "
+                f"{thr:>17}  {d.launches:>9}  {d.policy}")
     lines.append("")
-    if not live:
+    if not procs:
         lines.append("no processes attached")
     else:
         lines.append(f"{'PID':>8}  {'NAME':<20}  {'DEV':>3}  {'MEMORY':>10}")
-        for p in live:
+        for p in procs:
             name = (p.name or "?") if p.alive else "(dead)"
             if not p.used_bytes:
                 lines.append(f"{p.pid:>8}  {name[:20]:<20}  {'-':>3}  {fmt_bytes(0):>10}")
@@ -347,42 +385,81 @@ def status_text(path: str, devices: List[DeviceUsage], procs: List[ProcessUsage]
 
 @cli.command()
 @click.option("--region", metavar="PATH", help="Region file (default: $HAMI_REGION, else the default path).")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (see README).")
-def status(region: Optional[str], as_json: bool) -> None:
-    """Devices, limits, usage and processes of a region."""
-    path, devices, procs = _snapshot(region)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (schema in the README).")
+@click.option("--interval", default=0.5, show_default=True, type=float, metavar="S",
+              help="Seconds between the two readings of the compute counters (0: no sampling, rates shown as -).")
+def status(region: Optional[str], as_json: bool, interval: float) -> None:
+    """Devices, limits, usage and processes of a region.
+
+    Per device: memory in use / cap / free, the compute cap, the device time the container
+    used over the last second (USED/1s) and the time its threads spent throttled (summed over
+    threads, ns and % of the second).  The region keeps cumulative counters, so status reads
+    them twice --interval seconds apart (0.5 s by default) and scales the difference to one
+    second."""
+    if interval < 0:
+        raise Fail(f"--interval {interval}: expected 0 or a positive number of seconds", 2)
+    path, devices, procs, rates = _sampled_snapshot(region, interval)
     if as_json:
-        _echo_json(status_json(path, devices, procs))
+        _echo_json(status_json(path, devices, procs, rates))
     else:
-        click.echo(status_text(path, devices, procs))
+        click.echo(status_text(path, devices, procs, rates))
+
+
+def _import_optional(module: str, what: str):  # noqa: ANN202 - a module object
+    """Import hami_core.<module>; a one-line Fail when this installation lacks it."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"hami_core.{module}")
+    except ImportError as e:
+        if getattr(e, "name", None) in (f"hami_core.{module}", module):
+            raise Fail(f"`hami-core {what}` is not available in this installation (hami_core/{module}.py is "
+                       "missing); reinstall from a complete checkout", 1) from None
+        raise
 
 
 @cli.command()
-@click.option("--region", metavar="PATH")
+@click.option("--region", metavar="PATH", help="Region file (default: $HAMI_REGION, else the default path).")
+@click.option("--dir", "directory", metavar="PATH", help="Show every region file under this directory.")
 @click.option("--interval", default=1.0, show_default=True, type=float, help="Seconds between refreshes.")
-@click.option("--count", default=0, type=int, help="Stop after N refreshes (0 = until Ctrl-C).")
-def top(region: Optional[str], interval: float, count: int) -> None:
-    """status, refreshing until Ctrl-C."""
-    n = 0
+@click.option("--count", default=0, type=int, help="Stop after N refreshes (0 = until q or Ctrl-C).")
+def top(region: Optional[str], directory: Optional[str], interval: float, count: int) -> int:
+    """A live view of a region's devices and processes (or of every region under --dir):
+    memory with bars, compute cap against use over the last second, throttled time.  Quits on
+    q or Ctrl-C; plain periodic output when not on a terminal."""
+    if interval <= 0:
+        raise Fail(f"--interval {interval}: expected a positive number of seconds", 2)
+    if count < 0:
+        raise Fail(f"--count {count}: expected 0 (forever) or a positive number", 2)
+    if region and directory:
+        raise Fail("give either --region or --dir, not both", 2)
+    mod = _import_optional("top", "top")
     try:
-        while True:
-            path, devices, procs = _snapshot(region)
-            if sys.stdout.isatty():
-                click.clear()
-            click.echo(time.strftime("%H:%M:%S ") + status_text(path, devices, procs))
-            n += 1
-            if count and n >= count:
-                return
-            time.sleep(max(interval, 0.05))
-    except KeyboardInterrupt:
-        return
+        return int(mod.run_top(region, interval, count, directory))
+    except RegionNotFoundError as e:
+        raise Fail(f"{e} (start a process with `hami-core run -- CMD` or pass --region PATH)", 1) from None
+    except (RegionError, HamiError) as e:
+        raise Fail(str(e), 1) from None
+
+
+@cli.command()
+@click.option("--region", metavar="PATH", help="Region file to check (default: $HAMI_REGION, else the default path).")
+@click.option("--env-only", is_flag=True, help="Check only the environment variables (what a container entrypoint does).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def doctor(region: Optional[str], env_only: bool, as_json: bool) -> int:
+    """What is wrong with this environment, in plain words, with a fix for each problem.
+
+    Exit 0 when all is well."""
+    mod = _import_optional("doctor", "doctor")
+    return int(mod.run_doctor(region, env_only, as_json))
 
 
 @cli.command(name="set")
 @click.option("--memory", "-m", multiple=True, metavar="SIZE|DEV=SIZE",
               help="New memory cap (0 = none) for every device, or device DEV (index in the region "
                    "as `status` shows it, or a UUID prefix).")
-@click.option("--compute", "-c", multiple=True, metavar="PCT|DEV=PCT", help="New compute cap (0 = none).")
+@click.option("--compute", "-c", multiple=True, metavar="PCT|DEV=PCT",
+              help="New compute cap in percent (0 = none); running processes follow at once.")
 @click.option("--region", metavar="PATH")
 @click.option("--json", "as_json", is_flag=True)
 def set_(memory: Tuple[str, ...], compute: Tuple[str, ...], region: Optional[str], as_json: bool) -> None:
@@ -415,33 +492,106 @@ def set_(memory: Tuple[str, ...], compute: Tuple[str, ...], region: Optional[str
 
 
 # --------------------------------------------------------------------------------------------
+# env
+
+
+@cli.command(name="env")
+@click.option("--memory", "-m", multiple=True, metavar="SIZE|DEV=SIZE",
+              help="Memory cap for every device, or for device ordinal DEV (repeatable).")
+@click.option("--compute", "-c", multiple=True, metavar="PCT|DEV=PCT",
+              help="Compute cap in percent, 1-100 (0 = none), for every device or DEV (repeatable).")
+@click.option("--policy", type=click.Choice(["force", "disable"]), help="force (default) or disable the caps.")
+@click.option("--region", metavar="PATH", help="Region path inside the container (default /run/hami/hami.region).")
+@click.option("--library", metavar="PATH",
+              help="Also set LD_PRELOAD to this path and mount it (for images without the entrypoint).")
+@click.option("--format", "fmt", type=click.Choice(["shell", "docker", "k8s", "json"]), default="shell",
+              show_default=True, help="export lines, docker run flags, a Kubernetes snippet, or JSON.")
+def env_(memory: Tuple[str, ...], compute: Tuple[str, ...], policy: Optional[str], region: Optional[str],
+         library: Optional[str], fmt: str) -> None:
+    """Print the environment variables and mounts that put a container under these limits.
+
+    \b
+    eval "$(hami-core env --memory 4g --compute 30)"
+    docker run $(hami-core env -m 4g -c 30 --format docker) IMAGE
+    hami-core env -m 4g --format k8s      # env, volumeMounts and volumes for a Pod"""
+    from . import containerenv as ce
+
+    _parse_values("--memory", memory, "size", dev_is_ordinal=True)
+    _parse_values("--compute", compute, "percent", dev_is_ordinal=True)
+    try:
+        limits = ce.limits_from_options(memory, compute, policy=policy)
+        where = region or ce.DEFAULT_REGION
+        env = ce.container_env(limits, region=where, library=library)
+        mounts = ce.container_mounts(region=where, library=library)
+        text = ce.render(fmt, env, mounts)
+    except ValueError as e:
+        raise Fail(str(e), 2) from None
+    click.echo(text, nl=False)
+
+
+# --------------------------------------------------------------------------------------------
 # bench / demo
 
 
 @cli.command()
-@click.argument("which", type=click.Choice(["memory", "overhead", "attach", "all"]), default="all")
-@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.argument("which", type=click.Choice(["memory", "overhead", "attach", "throttle", "all"]), default="all")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON (schema in the README).")
 @click.option("--output", "-o", metavar="FILE", help="Also write the JSON results to FILE.")
-@click.option("--repeat", default=5, show_default=True, type=int, help="Pairs of runs without/with the library.")
+@click.option("--plot", metavar="FILE", help="Write a PNG chart to FILE (needs matplotlib: the 'plot' extra).")
+@click.option("--vendor", type=click.Choice(["cuda", "ascend", "both"]), default="both", show_default=True,
+              help="throttle/all: which simulated vendor(s) to measure (both: those installed).")
+@click.option("--repeat", default=None, type=int, help="Pairs of runs without/with the library (default 5, quick 1).")
 @click.option("--iterations", default=0, type=int, help="Loop iterations per run (0 = the program's default).")
-@click.option("--processes", default=256, show_default=True, type=int, help="Processes for the attach benchmark.")
-@click.option("--quick", is_flag=True, help="Short loops (a smoke test, not a measurement).")
-def bench(which: str, as_json: bool, output: Optional[str], repeat: int, iterations: int, processes: int,
-          quick: bool) -> None:
-    """Measure the library's overhead against the same workload without it, in one run.
+@click.option("--processes", default=None, type=int, help="Processes for the attach benchmark (default 256, quick 64).")
+@click.option("--quick", is_flag=True, help="Short runs and fewer cells (a smoke test, not a measurement).")
+def bench(which: str, as_json: bool, output: Optional[str], plot: Optional[str], vendor: str, repeat: Optional[int],
+          iterations: int, processes: Optional[int], quick: bool) -> None:
+    """Measure the library against the same workload without it, in one run (simulated devices).
 
-    memory: alloc+free pairs with a memory cap; overhead: cuLaunchKernel with no caps;
-    attach: N processes joining one region at once.  Runs on simulated devices."""
+    \b
+    memory    alloc+free pairs with a memory cap             (target <= 300 ns added)
+    overhead  cuLaunchKernel with no caps                    (target <= 20 ns added)
+    attach    N processes joining one region at once         (target all in <= 1 s)
+    throttle  compute caps: achieved vs cap for caps 10-90 %, kernels 50 us-20 ms, 1 and 4
+              processes, sync/graph/cooperative (Ascend: aclnn/model) paths, controls without
+              the library, reaction to a live change, launch cost with a cap (CUDA and Ascend;
+              ~6 minutes on 2 cores, --quick ~30 s)
+    all       every one of them and a summary against the targets of DESIGN 5"""
     from . import bench as B
+    from . import bench_throttle as T
 
+    repeat = repeat if repeat is not None else (1 if quick else 5)
+    processes = processes if processes is not None else (64 if quick else 256)
     if repeat < 1:
         raise Fail(f"--repeat {repeat}: expected at least 1", 2)
+    if processes < 1:
+        raise Fail(f"--processes {processes}: expected at least 1", 2)
     if quick and not iterations:
         iterations = 20_000
-    names = ["memory", "overhead", "attach"] if which == "all" else [which]
+    if plot:
+        from .plot import PlotUnavailable, _pyplot
+
+        try:
+            _pyplot()
+        except PlotUnavailable as e:
+            raise Fail(str(e), 1) from None
+    vendors = ["cuda", "ascend"] if vendor == "both" else [vendor]
+    progress = None if as_json else (lambda m: click.echo(m, err=True))
+    if as_json:  # progress still goes to stderr, one line per step
+        progress = lambda m: click.echo(m, err=True) if not m.startswith("  ") else None  # noqa: E731
     try:
-        results = B.run_benchmarks(names, repeat=repeat, iterations=iterations or None, processes=processes,
-                                   progress=None if as_json else lambda m: click.echo(m, err=True))
+        if which == "throttle":
+            results = T.run_throttle(vendors, T.Settings.quick_settings() if quick else T.Settings(), progress=progress)
+            text = T.format_throttle
+        elif which == "all":
+            results = B.run_all(repeat=repeat, iterations=iterations or None, processes=processes, quick=quick,
+                                vendors=vendors, progress=progress)
+            text = B.format_all
+        else:
+            results = B.run_benchmarks([which], repeat=repeat, iterations=iterations or None, processes=processes,
+                                       progress=progress)
+            results["summary"] = B.summarise_all(results, None)
+            text = B.format_results
     except B.BenchError as e:
         raise Fail(str(e), 1) from None
     except HamiError as e:
@@ -449,22 +599,26 @@ def bench(which: str, as_json: bool, output: Optional[str], repeat: int, iterati
     if output:
         with open(output, "w", encoding="utf-8") as f:
             json.dump(results, f, indent=2)
+    if plot:
+        from . import plot as P
+
+        (P.plot_throttle if which == "throttle" else P.plot_all)(results, plot)
     if as_json:
         _echo_json(results)
     else:
-        click.echo(B.format_results(results))
+        click.echo(text(results))
+        if plot:
+            click.echo(f"plot written to {plot}")
 
 
 @cli.command()
-def demo() -> None:
-    """A short show on simulated devices: two tenants share one GPU, one capped at 2 GiB."""
-    from .demo import run_demo
-
+def demo() -> int:
+    """A short show on simulated devices: two tenants share one GPU, one capped."""
+    mod = _import_optional("demo", "demo")
     try:
-        rc = run_demo(click.echo)
+        return int(mod.run_demo(click.echo))
     except HamiError as e:
         raise Fail(str(e), 1) from None
-    sys.exit(rc)
 
 
 # --------------------------------------------------------------------------------------------

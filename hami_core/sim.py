@@ -6,7 +6,9 @@ The environment it builds (DESIGN 3.5, csrc/include/hami/sim.h):
 ==================  ==========================================================================
 ``HAMI_SIM_STATE``  the fresh state file (in a private temporary directory)
 ``HAMI_SIM_*``      devices, memory per device (bytes), SMs, block duration (ns), vendors
-``LD_LIBRARY_PATH`` the simulated libraries' directory first
+``LD_LIBRARY_PATH`` the simulated libraries' directory first (CUDA: libcuda.so.1,
+                    libnvidia-ml.so.1; Ascend: libascendcl.so, libruntime.so,
+                    libhami_sim_opapi.so)
 ``HAMI_REGION``     a fresh region file in the same directory, unless ``HAMI_REGION`` is
                     already set: each simulated machine starts with an empty region
 ==================  ==========================================================================
@@ -110,8 +112,8 @@ def session(
         raise ValueError(f"--memory '{memory}': a simulated device needs some memory")
     mask = vendors if isinstance(vendors, int) else parse_vendors(vendors)
     if mask & VENDOR_BITS["ascend"] and not os.path.exists(os.path.join(sim_library_dir(), "libascendcl.so")):
-        raise ValueError("ascend: this hami-core has no simulated Ascend libraries yet (libascendcl.so); "
-                         "use --vendor cuda")
+        raise ValueError("ascend: this hami-core was built without the simulated Ascend libraries "
+                         "(libascendcl.so, libruntime.so); reinstall from a complete checkout or use --vendor cuda")
     base = dict(os.environ if base_env is None else base_env)
     if fresh_region is None:
         fresh_region = not base.get("HAMI_REGION")
