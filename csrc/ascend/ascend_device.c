@@ -17,6 +17,15 @@
  * Capacity: the simulator's total, else aclrtGetDeviceInfo(ACL_DEV_ATTR_TOTAL_GLOBAL_MEM_SIZE)
  * of the real library (when libascendcl.so is in use), else 0 (unknown).
  * A logical id the runtime does not know (>= rtGetDeviceCount) is not bound: NULL.
+ *
+ * Also owns the current-device hooks (aclrtSetDevice, aclrtResetDevice, aclrtCreateContext,
+ * aclrtDestroyContext, aclrtSetCurrentContext; rtSetDevice, rtDeviceReset, rtCtxCreate,
+ * rtCtxDestroy, rtCtxSetCurrent): each drops the calling thread's cached submission device
+ * (ascend_device.h) and passes the call through unchanged.  The cache is dropped BEFORE the
+ * real call: the thread's next submission comes after the call returned, so it asks the
+ * library whatever the call did (even if it failed half-way).  A context destroyed from
+ * another thread makes this thread's submissions fail in the library; their tokens are
+ * refunded (compute.h), so a stale cached device costs nothing.
  */
 #include "ascend_device.h"
 
@@ -130,3 +139,43 @@ hami_hook_device *hami_ascend_current_device(int layer)
     }
     return hami_ascend_device(ordinal);
 }
+
+__thread hami_ascend_device_cache hami_ascend_tls_device __attribute__((tls_model("initial-exec")));
+
+hami_hook_device *hami_ascend_current_device_refill(int layer)
+{
+    hami_hook_device *dev = hami_ascend_current_device(layer);
+    hami_ascend_tls_device.dev = dev; /* NULL (no device set yet) is not cached: asked again */
+    hami_ascend_tls_device.uses_left = HAMI_ASCEND_DEVICE_RECHECK;
+    return dev;
+}
+
+/* Current-device changes: forget, then tail-call the library (unresolved: each layer's "no
+ * library" code, as the other Ascend hooks answer). */
+#define ACL_DEVICE_CHANGE_HOOK(name, PARAMS, ARGS)                                             \
+    aclError name PARAMS                                                                       \
+    {                                                                                          \
+        hami_ascend_device_changed();                                                          \
+        name##_fn real = HAMI_REAL(name);                                                      \
+        return real ? real ARGS : HAMI_ACL_NO_LIBRARY;                                         \
+    }
+#define RT_DEVICE_CHANGE_HOOK(name, PARAMS, ARGS)                                              \
+    rtError_t name PARAMS                                                                      \
+    {                                                                                          \
+        hami_ascend_device_changed();                                                          \
+        name##_fn real = HAMI_REAL(name);                                                      \
+        return real ? real ARGS : HAMI_RT_NO_LIBRARY;                                          \
+    }
+
+ACL_DEVICE_CHANGE_HOOK(aclrtSetDevice, (int32_t deviceId), (deviceId))
+ACL_DEVICE_CHANGE_HOOK(aclrtResetDevice, (int32_t deviceId), (deviceId))
+ACL_DEVICE_CHANGE_HOOK(aclrtCreateContext, (aclrtContext * context, int32_t deviceId),
+                       (context, deviceId))
+ACL_DEVICE_CHANGE_HOOK(aclrtDestroyContext, (aclrtContext context), (context))
+ACL_DEVICE_CHANGE_HOOK(aclrtSetCurrentContext, (aclrtContext context), (context))
+RT_DEVICE_CHANGE_HOOK(rtSetDevice, (int32_t device), (device))
+RT_DEVICE_CHANGE_HOOK(rtDeviceReset, (int32_t device), (device))
+RT_DEVICE_CHANGE_HOOK(rtCtxCreate, (rtContext_t * ctx, uint32_t flags, int32_t device),
+                      (ctx, flags, device))
+RT_DEVICE_CHANGE_HOOK(rtCtxDestroy, (rtContext_t ctx), (ctx))
+RT_DEVICE_CHANGE_HOOK(rtCtxSetCurrent, (rtContext_t ctx), (ctx))

@@ -18,9 +18,10 @@
  * initialises the process state and points it at hami_hook_compute_gate's word.  While the
  * word is 0 the guard is not needed: neither layer does anything.
  *
- * Slow path: the submission's device (the thread's current device) refuses work when its compute
- * limit did not parse (NPU_PRIORITY=150, HAMI_COMPUTE_LIMIT=abc: fail closed, never silently
- * unlimited) with the layer's invalid-parameter code: ACL_ERROR_INVALID_PARAM (100000) from
+ * Slow path: the submission's device (the thread's current device, from a per-thread cache
+ * that the thread's own device and context switches drop: ascend_device.h) refuses work when
+ * its compute limit did not parse (NPU_PRIORITY=150, HAMI_COMPUTE_LIMIT=abc: fail closed,
+ * never silently unlimited) with the layer's invalid-parameter code: ACL_ERROR_INVALID_PARAM (100000) from
  * acl*, ACL_ERROR_RT_PARAM_INVALID (107000) from rt*.  A device whose region bit is set is
  * metered by the compute engine (../cuda/compute.h, vendor HAMI_VENDOR_ASCEND: estimate, the
  * same shared token bucket, sampled ACL events -- runtime events when only libruntime.so is
@@ -35,6 +36,8 @@
  * and the rt* call it descends to passes through; an acl* call made inside another acl* call
  * (aclmdlExecute -> aclmdlExecuteAsync in some builds) passes through too.
  */
+#include <string.h>
+
 #include "../cuda/compute.h"
 #include "../cuda/resolve.h"
 #include "ascend_device.h"
@@ -77,7 +80,7 @@ static int submit_admit(const char *api, int layer, hami_hook_device **metered)
     const uint32_t *gate = atomic_load_explicit(&submit_gate, memory_order_acquire);
     if (__atomic_load_n(gate, __ATOMIC_RELAXED) == 0)
         return ACL_SUCCESS;
-    hami_hook_device *dev = hami_ascend_current_device(layer);
+    hami_hook_device *dev = hami_ascend_current_device_cached(layer);
     if (dev == NULL)
         return ACL_SUCCESS;
     if (dev->refuse_launch) {
@@ -104,12 +107,30 @@ static inline void meter_end(hami_compute_ticket *t, int ok)
         hami_compute_complete_vendor(t, ok);
 }
 
-/* Cost key of an op type: FNV-1a of its text (at most 128 bytes), never 0. */
+/* Cost key of an op type: a hash of its text (at most 128 bytes), never 0.  Eight bytes per
+ * step (strnlen is vectorised; the tail is read with memcpy, never past the terminator): a
+ * byte-wise FNV cost ~5 instructions per character, 100-300 for the op names frameworks use,
+ * on every aclop* submission.  The engine mixes the key again (compute.c make_key), so one
+ * multiply-xorshift round per word is enough to keep distinct names apart. */
 static uintptr_t op_key(const char *op_type)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (unsigned i = 0; op_type && i < 128 && op_type[i]; i++)
-        h = (h ^ (unsigned char)op_type[i]) * 0x100000001b3ull;
+    if (op_type == NULL)
+        return 1;
+    size_t n = strnlen(op_type, 128);
+    uint64_t h = 0xcbf29ce484222325ull ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, op_type + i, 8);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+        h ^= h >> 29;
+    }
+    if (i < n) {
+        uint64_t w = 0;
+        memcpy(&w, op_type + i, n - i);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+        h ^= h >> 29;
+    }
     return (uintptr_t)(h | 1);
 }
 
@@ -119,6 +140,18 @@ static uintptr_t op_key(const char *op_type)
                                                       memory_order_relaxed);                   \
     const uint32_t *gate_word = atomic_load_explicit(&submit_gate, memory_order_acquire);      \
     if (__builtin_expect(__atomic_load_n(gate_word, __ATOMIC_RELAXED) != 0 || real == NULL, 0)) \
+    real = name##_slow
+
+/* The rt* form: with the word set, a call made under an acl* submission wrapper (the descent
+ * of every ACL submission into the runtime) still tail-calls the runtime at once -- the guard
+ * test is one initial-exec TLS load, made only when a cap is active -- instead of paying the
+ * slow path's call frame and resolution check a second time per submission. */
+#define SUBMIT_RT_FAST_REAL(name)                                                              \
+    name##_fn real = (name##_fn)atomic_load_explicit(&hami_real_fns[HAMI_SYM_##name],          \
+                                                      memory_order_relaxed);                   \
+    const uint32_t *gate_word = atomic_load_explicit(&submit_gate, memory_order_acquire);      \
+    if (__builtin_expect(__atomic_load_n(gate_word, __ATOMIC_RELAXED) != 0 || real == NULL, 0) \
+        && (real == NULL || !hami_ascend_guarded(HAMI_ASCEND_GUARD_SUBMIT)))                   \
     real = name##_slow
 
 /* An acl* submission.  The slow path has the SAME parameters as the wrapper, so the fast path
@@ -174,7 +207,7 @@ static uintptr_t op_key(const char *op_type)
     }                                                                                          \
     rtError_t name params                                                                      \
     {                                                                                          \
-        SUBMIT_FAST_REAL(name);                                                                \
+        SUBMIT_RT_FAST_REAL(name);                                                             \
         return real args;                                                                      \
     }
 

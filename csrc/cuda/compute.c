@@ -26,8 +26,8 @@
  *      blocking); hami_compute_flush looks at all of them.  A finished sample updates the key
  *      (asymmetric EWMA: down by 1/4, up by 1/16 of the difference, i.e. it tracks a low
  *      quantile, so time spent waiting behind other processes' work does not inflate it;
- *      a sample not chained behind the thread's previous launch is believed only up to 1/8
- *      above the estimate unless a whole window of samples agrees, see learn),
+ *      a sample is believed only up to 1/8 above the estimate unless a whole window of
+ *      samples agrees, see learn),
  *      charges back (measured - estimate) with hami_charge_back, and counts the measured busy
  *      time (clamped to 2x the established estimate) with hami_count_launch.  Unsampled launches
  *      count their estimate into a per-thread batch (hami_count_launches every
@@ -92,7 +92,6 @@ typedef struct sample_slot {
     hami_region *region;
     uint64_t estimate_ns;
     uint64_t throttled_ns;
-    int chained;            /* launched right behind this thread's previous launch (see learn) */
 } sample_slot;
 
 typedef struct compute_device {
@@ -429,7 +428,7 @@ static uint64_t device_fallback_ns(hami_region *region, int dev_slot, compute_de
 #define UNCHAINED_SLACK_DIV 8u
 
 static int64_t learn(compute_device *d, cost_entry *e, uint64_t measured_ns, uint64_t charged_ns,
-                     int chained, uint64_t *count_ns)
+                     uint64_t *count_ns)
 {
     uint64_t used = measured_ns;
     int64_t delta;
@@ -459,12 +458,24 @@ static int64_t learn(compute_device *d, cost_entry *e, uint64_t measured_ns, uin
              * sample whose launch followed the thread's previous launch on the same stream
              * within microseconds (`chained`: its start event completes when that launch
              * ends, and nothing of anyone else's was queued in between) measures the kernel
-             * alone.  An unchained sample above the estimate may be waiting time: it is
+             * alone of other containers' work.  A sample above the estimate may be waiting
+             * time: it is
              * believed only up to estimate + 1/8 (charged, counted, learned), unless a whole
              * window of RAISE_WINDOW samples stays above that -- consistent evidence that the
              * kernel really got longer, not a busy neighbour, which never delays every one
              * of our kernels while chained ones are clean.  The window's minimum then
-             * becomes the estimate. */
+             * becomes the estimate.
+             *
+             * Chained samples are capped the same way.  "Nothing queued in between" holds for
+             * this thread's stream only: the device runs every context's work in one queue,
+             * and the OTHER processes of this container (same bucket) launch between our two
+             * launches all the time once several of them are throttled -- each wakes from its
+             * own sleep.  A chained sample then holds a neighbour's kernel too, and charging it
+             * in full billed the container's own work twice: 4 processes at a 90 % cap held
+             * 83-87 %, 50 us kernels worst (1 process: 89.9 %).  Chained samples still pull the
+             * estimate down (they are the clean ones when nothing intervened) and are sampled
+             * more often; a kernel that really got longer is caught by the window above (at
+             * most RAISE_WINDOW samples, 1 in 2 to 1 in 4 launches while it disagrees). */
             if (e->window_count == 0 || measured_ns < e->window_min_ns)
                 e->window_min_ns = measured_ns;
             if (++e->window_count >= RAISE_WINDOW) {
@@ -473,7 +484,7 @@ static int64_t learn(compute_device *d, cost_entry *e, uint64_t measured_ns, uin
                 if (floor > est + est / UNCHAINED_SLACK_DIV)
                     est = floor;
             }
-            if (!chained && used > est + est / UNCHAINED_SLACK_DIV)
+            if (used > est + est / UNCHAINED_SLACK_DIV)
                 used = est + est / UNCHAINED_SLACK_DIV;
             if (used > 2 * est)
                 used = 2 * est;
@@ -538,7 +549,7 @@ static void harvest(compute_device *d, unsigned max_scan)
             continue;
         if (rc == EV_DONE) {
             uint64_t used = 0;
-            int64_t delta = learn(d, s->entry, measured, s->estimate_ns, s->chained, &used);
+            int64_t delta = learn(d, s->entry, measured, s->estimate_ns, &used);
             hami_charge_back(s->region, dev_slot, delta);
             hami_count_launch(s->region, dev_slot, s->proc_slot, used, s->throttled_ns);
         } else {
@@ -980,7 +991,6 @@ int hami_compute_admit_vendor(int vendor, hami_region *region, int dev_slot, int
     ticket->now_ns = now;
     ticket->stream = event_stream;
     ticket->vendor = vendor;
-    ticket->chained = chained;
     return 0;
 }
 
@@ -1004,7 +1014,6 @@ void hami_compute_complete_vendor(hami_compute_ticket *t, int launch_ok)
             s->proc_slot = t->proc_slot;
             s->estimate_ns = t->estimate_ns;
             s->throttled_ns = t->throttled_ns;
-            s->chained = t->chained;
             atomic_store_explicit(&s->state, SLOT_PENDING, memory_order_release);
             t->region = NULL;
             return;

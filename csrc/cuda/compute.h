@@ -43,7 +43,6 @@ typedef struct hami_compute_ticket {
     uint64_t now_ns;       /* (coarse) clock at admission, reused by the counter batching */
     void *stream;          /* the stream the events go to (CU_STREAM_PER_THREAD for ptsz NULL) */
     int vendor;            /* HAMI_VENDOR_*: whose event operations the sample uses */
-    int chained;           /* followed the thread's throttled previous launch on the stream */
 } hami_compute_ticket;
 
 /* Vendor-neutral entry points (the CUDA ones below are these with HAMI_VENDOR_CUDA).  `stream`

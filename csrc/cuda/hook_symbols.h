@@ -16,6 +16,7 @@
 #include "hami/nvml_abi.h"
 #include "hook_abi_extra.h"
 #include "hami/acl_abi.h"
+#include "../ascend/ascend_abi_extra.h"
 
 #define HAMI_CUDA_SYMBOLS(HOOK, HELPER)                                                          \
     /* resolution */                                                                             \
@@ -95,6 +96,12 @@
     HOOK(aclopCompileAndExecute)                                                                 \
     HOOK(aclmdlExecute)                                                                          \
     HOOK(aclmdlExecuteAsync)                                                                     \
+    /* current-device changes (ascend_device.c): invalidate the per-thread submission device */  \
+    HOOK(aclrtSetDevice)                                                                         \
+    HOOK(aclrtResetDevice)                                                                       \
+    HOOK(aclrtCreateContext)                                                                     \
+    HOOK(aclrtDestroyContext)                                                                    \
+    HOOK(aclrtSetCurrentContext)                                                                 \
     /* helpers (ascend_device.c) */                                                              \
     HELPER(aclrtGetDevice)                                                                       \
     HELPER(aclrtGetPhyDevIdByLogicDevId)
@@ -115,6 +122,12 @@
     HOOK(rtLaunchKernelByFuncHandleV3)                                                           \
     HOOK(rtsLaunchKernelWithHostArgs)                                                            \
     HOOK(rtModelExecute)                                                                         \
+    /* current-device changes (ascend_device.c): invalidate the per-thread submission device */  \
+    HOOK(rtSetDevice)                                                                            \
+    HOOK(rtDeviceReset)                                                                          \
+    HOOK(rtCtxCreate)                                                                            \
+    HOOK(rtCtxDestroy)                                                                           \
+    HOOK(rtCtxSetCurrent)                                                                        \
     /* helpers (ascend_device.c) */                                                              \
     HELPER(rtGetDevice)                                                                          \
     HELPER(rtGetDeviceCount)                                                                     \

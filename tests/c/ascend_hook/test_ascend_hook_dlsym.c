@@ -48,8 +48,9 @@ int main(void)
     CHECK(from((void *)rtMalloc, "libhami.so"));
     CHECK(from((void *)rtFree, "libhami.so"));
     CHECK(from((void *)rtMemGetInfoEx, "libhami.so"));
-    CHECK(from((void *)aclrtSetDevice, "libascendcl.so")); /* not hooked */
-    CHECK(from((void *)aclrtCreateStream, "libascendcl.so"));
+    /* hooked only to drop the thread's cached submission device (ascend_device.c) */
+    CHECK(from((void *)aclrtSetDevice, "libhami.so"));
+    CHECK(from((void *)aclrtCreateStream, "libascendcl.so")); /* not hooked */
     CHECK(from((void *)rtHamiSimDeviceInfo, "libruntime.so"));
     CHECK(dlsym(acl, "aclrtNoSuchFunction") == NULL);
     CHECK(dlerror() != NULL);
