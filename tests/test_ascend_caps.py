@@ -33,7 +33,7 @@ def workload(tmp_path_factory):
         pytest.skip(f"hami-core is not built: {e}")
     libs = [os.path.join(sim_dir, n) for n in ("libascendcl.so", "libruntime.so")]
     if not all(os.path.isfile(p) for p in libs):
-        pytest.skip("hami-core was built without the Ascend simulator")
+        pytest.fail("hami-core was built without the Ascend simulator")
     out = str(tmp_path_factory.mktemp("ascend_workload"))
     include = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "csrc", "include"))
     exe = os.path.join(out, "ascend_workload")

@@ -197,7 +197,7 @@ def test_sim_vendor_ascend(runner, vendor):
     """`sim --vendor ascend` (and both vendors) puts the simulated ACL/runtime/op libraries first
     on the library path; an Ascend workload runs on them."""
     if not os.path.exists(os.path.join(hami_core.sim_library_dir(), "libascendcl.so")):
-        pytest.skip("this hami-core was built without the simulated Ascend libraries")
+        pytest.fail("this hami-core was built without the simulated Ascend libraries")
     prog = os.path.join(hami_core.bin_dir(), "hami-throttle-ascend")
     code = f'''
         import os, subprocess
