@@ -99,6 +99,18 @@ def emit(obj):
 ''' % (hami_cmd(),)
 
 
+@pytest.fixture(scope="session")
+def built_hami_core():
+    """hami_core, with its interception library and simulator built; skips the test otherwise."""
+    hami_core = pytest.importorskip("hami_core")
+    try:
+        hami_core.library_path()
+        hami_core.sim_library_dir()
+    except Exception as e:  # noqa: BLE001
+        pytest.skip(f"hami-core is not built: {e}")
+    return hami_core
+
+
 @pytest.fixture
 def runner(tmp_path) -> Runner:
     return Runner(str(tmp_path))

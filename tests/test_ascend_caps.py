@@ -24,13 +24,8 @@ SRC = os.path.join(os.path.dirname(__file__), "workloads", "ascend_workload.c")
 
 
 @pytest.fixture(scope="session")
-def workload(tmp_path_factory):
-    hami_core = pytest.importorskip("hami_core")
-    try:
-        hami_core.library_path()
-        sim_dir = hami_core.sim_library_dir()
-    except Exception as e:  # noqa: BLE001
-        pytest.skip(f"hami-core is not built: {e}")
+def workload(built_hami_core, tmp_path_factory):
+    sim_dir = built_hami_core.sim_library_dir()
     libs = [os.path.join(sim_dir, n) for n in ("libascendcl.so", "libruntime.so")]
     if not all(os.path.isfile(p) for p in libs):
         pytest.fail("hami-core was built without the Ascend simulator")

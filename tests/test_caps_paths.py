@@ -17,13 +17,7 @@ PATHS = ["direct", "dlsym", "procaddr12000", "procaddr13000"]
 
 
 @pytest.fixture(scope="session")
-def workload(tmp_path_factory):
-    hami_core = pytest.importorskip("hami_core")
-    try:
-        hami_core.library_path()
-        hami_core.sim_library_dir()
-    except Exception as e:  # noqa: BLE001
-        pytest.skip(f"hami-core is not built: {e}")
+def workload(built_hami_core, tmp_path_factory):
     return H.build_workload(str(tmp_path_factory.mktemp("caps_workload")))
 
 

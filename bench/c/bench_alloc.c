@@ -1,6 +1,6 @@
 /* hami-bench-alloc: cost of one cuMemAlloc_v2 + cuMemFree_v2 pair (1 MiB each).
  * Prints one JSON line: {"bench":"alloc","ns_per_pair":<median over repetitions>,...}. */
-#include "bench_common.h"
+#include "bench_cuda.h"
 
 int main(int argc, char **argv)
 {
@@ -19,8 +19,7 @@ int main(int argc, char **argv)
         }
         per[r] = (double)(hami_now_ns() - t0) / (double)n;
     }
-    printf("{\"bench\":\"alloc\",\"ns_per_pair\":%.1f,\"iterations\":%ld,\"repetitions\":%ld}\n",
-           median(per, reps), n, reps);
+    bench_report("alloc", "ns_per_pair", per, n, reps);
     free(per);
     return 0;
 }

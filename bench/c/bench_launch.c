@@ -1,17 +1,13 @@
 /* hami-bench-launch: cost of cuLaunchKernel of a zero-duration kernel (hami_sim_spin with 0 ns on
  * the simulator), with a stream synchronisation every 512 launches so the queue never fills.
  * Prints one JSON line: {"bench":"launch","ns_per_launch":<median over repetitions>,...}. */
-#include "bench_common.h"
+#include "bench_cuda.h"
 
 int main(int argc, char **argv)
 {
     long n = 200000, reps = 7;
     bench_args(argc, argv, &n, &reps);
-    bench_context();
-    CUmodule mod;
-    CUfunction fn;
-    BENCH_CHECK(cuModuleLoadData(&mod, "hami-bench"));
-    BENCH_CHECK(cuModuleGetFunction(&fn, mod, "hami_sim_spin"));
+    CUfunction fn = bench_spin_kernel("hami-bench");
     uint64_t zero_ns = 0;
     void *params[] = {&zero_ns};
     double *per = calloc((size_t)reps, sizeof *per);
@@ -30,8 +26,7 @@ int main(int argc, char **argv)
         }
         per[r] = (double)launch_ns / (double)n;
     }
-    printf("{\"bench\":\"launch\",\"ns_per_launch\":%.1f,\"iterations\":%ld,\"repetitions\":%ld}\n",
-           median(per, reps), n, reps);
+    bench_report("launch", "ns_per_launch", per, n, reps);
     free(per);
     return 0;
 }

@@ -19,50 +19,18 @@
  * "launches": N, "seconds": S} at the end.  Links libascendcl.so by SONAME with no rpath.
  */
 #include <dlfcn.h>
-#include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "hami/acl_abi.h"
-#include "hami/clock.h"
+#include "bench_acl.h"
 
-#define DECLARE(name) extern __typeof__(*(name##_fn)0) name;
-DECLARE(aclInit)
-DECLARE(aclrtSetDevice)
-DECLARE(aclrtCreateStream)
-DECLARE(aclrtSynchronizeStream)
-DECLARE(aclrtCreateEvent)
-DECLARE(aclrtRecordEvent)
-DECLARE(aclrtSynchronizeEvent)
-DECLARE(aclrtBinaryLoadFromData)
-DECLARE(aclrtBinaryGetFunction)
-DECLARE(aclrtLaunchKernel)
-DECLARE(aclrtMalloc)
-DECLARE(aclmdlLoadFromMem)
-DECLARE(aclmdlExecuteAsync)
+BENCH_DECL(aclrtCreateEvent)
+BENCH_DECL(aclrtRecordEvent)
+BENCH_DECL(aclrtSynchronizeEvent)
+BENCH_DECL(aclrtMalloc)
+BENCH_DECL(aclmdlLoadFromMem)
+BENCH_DECL(aclmdlExecuteAsync)
 aclmdlDataset *aclmdlCreateDataset(void);
 
-#define CHECK(call)                                                                            \
-    do {                                                                                       \
-        aclError r_ = (call);                                                                  \
-        if (r_ != ACL_SUCCESS) {                                                               \
-            fprintf(stderr, "%s failed: %d\n", #call, (int)r_);                                \
-            exit(2);                                                                           \
-        }                                                                                      \
-    } while (0)
-
-#define BATCH_WORK_NS 20000000ull
 #define MODEL_TASKS 4u
-
-static volatile sig_atomic_t g_stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    g_stop = 1;
-}
 
 int main(int argc, char **argv)
 {
@@ -77,27 +45,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: unknown mode '%s' (launch, sync, aclnn, model)\n", argv[0], mode);
         return 2;
     }
-    uint64_t kernel_ns = strtoull(argv[2], NULL, 10);
-    double seconds = strtod(argv[3], NULL);
-    if (kernel_ns == 0 || seconds <= 0) {
-        fprintf(stderr, "%s: KERNEL_NS and SECONDS must be positive\n", argv[0]);
-        return 2;
-    }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    uint64_t kernel_ns;
+    double seconds;
+    throttle_args(argv, &kernel_ns, &seconds);
 
-    CHECK(aclInit(NULL));
-    CHECK(aclrtSetDevice(0));
-    aclrtStream stream;
-    CHECK(aclrtCreateStream(&stream));
     static const char image[] = "hami-throttle kernels";
-    aclrtBinHandle bin;
-    aclrtFuncHandle fn;
-    CHECK(aclrtBinaryLoadFromData(image, sizeof image, NULL, &bin));
-    CHECK(aclrtBinaryGetFunction(bin, "hami_sim_spin", &fn));
+    aclrtStream stream;
+    aclrtFuncHandle fn = bench_acl_spin_kernel(image, sizeof image, &stream);
     uint64_t arg = kernel_ns;
 
     aclnnHamiSpinGetWorkspaceSize_fn ws_size = NULL;
@@ -136,9 +90,7 @@ int main(int argc, char **argv)
         out = aclmdlCreateDataset();
         unit_ns = total;
     }
-    uint64_t batch = BATCH_WORK_NS / unit_ns;
-    if (batch < 1)
-        batch = 1;
+    uint64_t batch = throttle_batch(unit_ns);
     aclrtEvent ev[2];
     CHECK(aclrtCreateEvent(&ev[0]));
     CHECK(aclrtCreateEvent(&ev[1]));
@@ -147,8 +99,8 @@ int main(int argc, char **argv)
     uint64_t deadline = t0 + (uint64_t)(seconds * 1e9);
     uint64_t launches = 0;
     int ready = 0;
-    for (uint64_t b = 0; !g_stop && hami_now_ns() < deadline; b++) {
-        for (uint64_t i = 0; i < batch && !g_stop; i++) {
+    for (uint64_t b = 0; !throttle_stop && hami_now_ns() < deadline; b++) {
+        for (uint64_t i = 0; i < batch && !throttle_stop; i++) {
             if (m_aclnn) {
                 aclOpExecutor *x = NULL;
                 uint64_t ws = 0;
@@ -163,9 +115,7 @@ int main(int argc, char **argv)
             if (m_sync || !ready)
                 CHECK(aclrtSynchronizeStream(stream));
             if (!ready) {
-                printf("{\"ready\": true, \"mode\": \"%s\", \"kernel_ns\": %llu}\n", mode,
-                       (unsigned long long)kernel_ns);
-                fflush(stdout);
+                throttle_ready(mode, kernel_ns);
                 ready = 1;
             }
         }
@@ -175,8 +125,6 @@ int main(int argc, char **argv)
                 CHECK(aclrtSynchronizeEvent(ev[(b + 1) & 1]));
         }
     }
-    printf("{\"done\": true, \"launches\": %llu, \"seconds\": %.3f}\n", (unsigned long long)launches,
-           (double)(hami_now_ns() - t0) / 1e9);
-    fflush(stdout);
+    throttle_done(launches, t0);
     return 0;
 }

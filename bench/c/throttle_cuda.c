@@ -20,13 +20,7 @@
  * {"done": true, "launches": N, "seconds": S} at the end.  Links libcuda.so.1 by SONAME with no
  * rpath: `hami-core sim` provides the simulator, a GPU machine the real driver.
  */
-#include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "bench_common.h"
+#include "bench_cuda.h"
 
 BENCH_DECL(cuStreamCreate)
 BENCH_DECL(cuEventCreate)
@@ -38,16 +32,7 @@ BENCH_DECL(cuGraphAddKernelNode_v2)
 BENCH_DECL(cuGraphInstantiateWithFlags)
 BENCH_DECL(cuGraphLaunch)
 
-#define BATCH_WORK_NS 20000000ull /* ~20 ms of device work per event-bounded batch */
 #define GRAPH_NODES 4u
-
-static volatile sig_atomic_t g_stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    g_stop = 1;
-}
 
 typedef enum { MODE_QUEUE, MODE_SYNC, MODE_GRAPH, MODE_COOP } mode_t_;
 
@@ -70,24 +55,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: unknown mode '%s' (queue, sync, graph, coop)\n", argv[0], argv[1]);
         return 2;
     }
-    uint64_t kernel_ns = strtoull(argv[2], NULL, 10);
-    double seconds = strtod(argv[3], NULL);
-    if (kernel_ns == 0 || seconds <= 0) {
-        fprintf(stderr, "%s: KERNEL_NS and SECONDS must be positive\n", argv[0]);
-        return 2;
-    }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    uint64_t kernel_ns;
+    double seconds;
+    throttle_args(argv, &kernel_ns, &seconds);
 
-    bench_context();
-    CUmodule mod;
-    CUfunction fn;
+    CUfunction fn = bench_spin_kernel("hami-throttle");
     CUstream stream;
-    BENCH_CHECK(cuModuleLoadData(&mod, "hami-throttle"));
-    BENCH_CHECK(cuModuleGetFunction(&fn, mod, "hami_sim_spin"));
     BENCH_CHECK(cuStreamCreate(&stream, 0));
     uint64_t arg = kernel_ns;
     void *params[] = {&arg};
@@ -112,9 +85,7 @@ int main(int argc, char **argv)
         BENCH_CHECK(cuGraphInstantiateWithFlags(&exec, graph, 0));
         unit_ns = kernel_ns * GRAPH_NODES;
     }
-    uint64_t batch = BATCH_WORK_NS / unit_ns;
-    if (batch < 1)
-        batch = 1;
+    uint64_t batch = throttle_batch(unit_ns);
     CUevent ev[2];
     BENCH_CHECK(cuEventCreate(&ev[0], 0));
     BENCH_CHECK(cuEventCreate(&ev[1], 0));
@@ -123,8 +94,8 @@ int main(int argc, char **argv)
     uint64_t deadline = t0 + (uint64_t)(seconds * 1e9);
     uint64_t launches = 0;
     int ready = 0;
-    for (uint64_t b = 0; !g_stop && hami_now_ns() < deadline; b++) {
-        for (uint64_t i = 0; i < batch && !g_stop; i++) {
+    for (uint64_t b = 0; !throttle_stop && hami_now_ns() < deadline; b++) {
+        for (uint64_t i = 0; i < batch && !throttle_stop; i++) {
             switch (mode) {
             case MODE_GRAPH:
                 BENCH_CHECK(cuGraphLaunch(exec, stream));
@@ -140,9 +111,7 @@ int main(int argc, char **argv)
                 BENCH_CHECK(cuStreamSynchronize(stream));
             if (!ready) {
                 BENCH_CHECK(cuStreamSynchronize(stream));
-                printf("{\"ready\": true, \"mode\": \"%s\", \"kernel_ns\": %llu}\n", argv[1],
-                       (unsigned long long)kernel_ns);
-                fflush(stdout);
+                throttle_ready(argv[1], kernel_ns);
                 ready = 1;
             }
         }
@@ -153,8 +122,6 @@ int main(int argc, char **argv)
                 BENCH_CHECK(cuEventSynchronize(ev[(b + 1) & 1]));
         }
     }
-    printf("{\"done\": true, \"launches\": %llu, \"seconds\": %.3f}\n", (unsigned long long)launches,
-           (double)(hami_now_ns() - t0) / 1e9);
-    fflush(stdout);
+    throttle_done(launches, t0);
     return 0;
 }

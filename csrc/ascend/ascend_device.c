@@ -140,32 +140,26 @@ hami_hook_device *hami_ascend_current_device(int layer)
     return hami_ascend_device(ordinal);
 }
 
-__thread hami_ascend_device_cache hami_ascend_tls_device __attribute__((tls_model("initial-exec")));
+__thread hami_hook_device_cache hami_ascend_tls_device __attribute__((tls_model("initial-exec")));
 
 hami_hook_device *hami_ascend_current_device_refill(int layer)
 {
-    hami_hook_device *dev = hami_ascend_current_device(layer);
-    hami_ascend_tls_device.dev = dev; /* NULL (no device set yet) is not cached: asked again */
-    hami_ascend_tls_device.uses_left = HAMI_ASCEND_DEVICE_RECHECK;
-    return dev;
+    return hami_hook_device_cache_fill(&hami_ascend_tls_device, hami_ascend_current_device(layer));
 }
 
 /* Current-device changes: forget, then tail-call the library (unresolved: each layer's "no
  * library" code, as the other Ascend hooks answer). */
+#define DEVICE_CHANGE_HOOK(type, no_library, name, PARAMS, ARGS)                               \
+    type name PARAMS                                                                           \
+    {                                                                                          \
+        hami_ascend_device_changed();                                                          \
+        name##_fn real = HAMI_REAL(name);                                                      \
+        return real ? real ARGS : no_library;                                                  \
+    }
 #define ACL_DEVICE_CHANGE_HOOK(name, PARAMS, ARGS)                                             \
-    aclError name PARAMS                                                                       \
-    {                                                                                          \
-        hami_ascend_device_changed();                                                          \
-        name##_fn real = HAMI_REAL(name);                                                      \
-        return real ? real ARGS : HAMI_ACL_NO_LIBRARY;                                         \
-    }
+    DEVICE_CHANGE_HOOK(aclError, HAMI_ACL_NO_LIBRARY, name, PARAMS, ARGS)
 #define RT_DEVICE_CHANGE_HOOK(name, PARAMS, ARGS)                                              \
-    rtError_t name PARAMS                                                                      \
-    {                                                                                          \
-        hami_ascend_device_changed();                                                          \
-        name##_fn real = HAMI_REAL(name);                                                      \
-        return real ? real ARGS : HAMI_RT_NO_LIBRARY;                                          \
-    }
+    DEVICE_CHANGE_HOOK(rtError_t, HAMI_RT_NO_LIBRARY, name, PARAMS, ARGS)
 
 ACL_DEVICE_CHANGE_HOOK(aclrtSetDevice, (int32_t deviceId), (deviceId))
 ACL_DEVICE_CHANGE_HOOK(aclrtResetDevice, (int32_t deviceId), (deviceId))

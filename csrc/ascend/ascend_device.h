@@ -54,8 +54,8 @@ static inline hami_hook_device *hami_ascend_device(int32_t ordinal)
  * real library), or NULL when the thread has none. */
 hami_hook_device *hami_ascend_current_device(int layer);
 
-/* The same for the submission hooks, from a per-thread cache.  aclrtGetDevice / rtGetDevice are
- * library calls (the runtime looks up the thread's context: a TLS access through
+/* The same for the submission hooks, from a per-thread cache (hook_state.h).  aclrtGetDevice /
+ * rtGetDevice are library calls (the runtime looks up the thread's context: a TLS access through
  * __tls_get_addr, an init check, a handle-table lookup; about 110 instructions in the
  * simulator, more with real CANN's locks), a third of what metering a submission otherwise
  * adds, and a submitting thread almost never changes device.  A thread's current device changes
@@ -64,26 +64,19 @@ hami_hook_device *hami_ascend_current_device(int layer);
  * aclrtSetCurrentContext and their runtime counterparts rtSetDevice, rtDeviceReset,
  * rtCtxCreate, rtCtxDestroy, rtCtxSetCurrent) to drop the cache; as a backstop for a switch
  * through an entry point we do not hook (a newer rtSetDeviceV2-style variant, a call the
- * library makes internally) it is re-checked every HAMI_ASCEND_DEVICE_RECHECK submissions.
+ * library makes internally) it is re-checked every HAMI_HOOK_DEVICE_RECHECK submissions.
  * "No current device" is never cached.  Both layers share the cache: ACL's current device IS
  * the runtime's (aclrtGetDevice answers from rtGetDevice). */
-#define HAMI_ASCEND_DEVICE_RECHECK 1024u
-typedef struct hami_ascend_device_cache {
-    hami_hook_device *dev; /* NULL: ask the library */
-    unsigned uses_left;    /* submissions until the backstop re-check */
-} hami_ascend_device_cache;
-extern __thread hami_ascend_device_cache hami_ascend_tls_device
+extern __thread hami_hook_device_cache hami_ascend_tls_device
     __attribute__((tls_model("initial-exec")));
 
 hami_hook_device *hami_ascend_current_device_refill(int layer);
 
 static inline hami_hook_device *hami_ascend_current_device_cached(int layer)
 {
-    hami_ascend_device_cache *c = &hami_ascend_tls_device;
-    if (__builtin_expect(c->dev != NULL && c->uses_left != 0, 1)) {
-        c->uses_left--;
-        return c->dev;
-    }
+    hami_hook_device *dev = hami_hook_device_cache_get(&hami_ascend_tls_device);
+    if (__builtin_expect(dev != NULL, 1))
+        return dev;
     return hami_ascend_current_device_refill(layer);
 }
 

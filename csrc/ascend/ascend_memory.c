@@ -52,38 +52,12 @@ static uint64_t acl_charge_bytes(size_t size, uint64_t padding)
     return (s + ACL_ALIGN_BYTES - 1) / ACL_ALIGN_BYTES * ACL_ALIGN_BYTES + padding;
 }
 
-/* An allocation between its reservation and the library's answer. */
-typedef struct pending_alloc {
-    int charged_slot; /* region device slot holding the reservation, -1: nothing charged */
-    uint64_t bytes;
-} pending_alloc;
-
-/* Reserve before the real call.  Returns 0 to go on, -1 to refuse with 207001. */
-static int reserve(hami_hook_device *dev, uint64_t bytes, const char *api, pending_alloc *p)
+/* After the real call (hami_hook_alloc_end): the library's code, or 207001 when the allocation
+ * could not be remembered and was given back.  Both layers succeed with 0. */
+static int settle(hami_hook_pending_alloc *p, int rc, uint32_t kind, uint64_t key,
+                  void (*undo)(uint64_t))
 {
-    p->charged_slot = -1;
-    p->bytes = bytes;
-    if (!dev)
-        return 0; /* no current device: the library answers, nothing is counted */
-    return hami_hook_reserve(dev, bytes, api, &p->charged_slot);
-}
-
-/* After the real call: roll back on failure, remember the allocation on success.  When the
- * table cannot grow, `undo` gives the memory back and the caller reports 207001. */
-static int settle(pending_alloc *p, int rc, uint32_t kind, uint64_t key, void (*undo)(uint64_t))
-{
-    if (p->charged_slot < 0)
-        return rc;
-    if (rc != ACL_SUCCESS) {
-        hami_hook_unreserve(p->charged_slot, p->bytes);
-        return rc;
-    }
-    if (hami_hook_track(kind, key, p->bytes, p->charged_slot) != 0) {
-        undo(key);
-        hami_hook_unreserve(p->charged_slot, p->bytes);
-        return HAMI_ACL_OOM;
-    }
-    return ACL_SUCCESS;
+    return hami_hook_alloc_end(p, rc == ACL_SUCCESS, kind, key, undo) == 0 ? rc : HAMI_ACL_OOM;
 }
 
 static void undo_acl_devptr(uint64_t key)
@@ -125,8 +99,9 @@ static aclError acl_malloc(aclrtMalloc_fn real, const char *api, void **devPtr, 
 {
     if (!real)
         return HAMI_ACL_NO_LIBRARY;
-    pending_alloc p;
-    if (reserve(hami_ascend_current_device(HAMI_ASCEND_LAYER_ACL), charge_bytes, api, &p) != 0)
+    hami_hook_pending_alloc p;
+    if (hami_hook_alloc_begin(hami_ascend_current_device(HAMI_ASCEND_LAYER_ACL), charge_bytes,
+                              api, &p) != 0)
         return HAMI_ACL_OOM;
     unsigned guard = hami_ascend_guard_enter(HAMI_ASCEND_GUARD_MEMORY);
     aclError rc = real(devPtr, size, policy);
@@ -159,9 +134,10 @@ aclError aclrtMallocWithCfg(void **devPtr, size_t size, aclrtMemMallocPolicy pol
     aclrtMallocWithCfg_fn real = HAMI_REAL(aclrtMallocWithCfg);
     if (!real)
         return HAMI_ACL_NO_LIBRARY;
-    pending_alloc p;
-    if (reserve(hami_ascend_current_device(HAMI_ASCEND_LAYER_ACL),
-                acl_charge_bytes(size, ACL_MALLOC_PADDING_BYTES), "aclrtMallocWithCfg", &p) != 0)
+    hami_hook_pending_alloc p;
+    if (hami_hook_alloc_begin(hami_ascend_current_device(HAMI_ASCEND_LAYER_ACL),
+                              acl_charge_bytes(size, ACL_MALLOC_PADDING_BYTES),
+                              "aclrtMallocWithCfg", &p) != 0)
         return HAMI_ACL_OOM;
     unsigned guard = hami_ascend_guard_enter(HAMI_ASCEND_GUARD_MEMORY);
     aclError rc = real(devPtr, size, policy, cfg);
@@ -196,8 +172,8 @@ aclError aclrtMallocPhysical(aclrtDrvMemHandle *handle, size_t size,
     hami_hook_device *dev = NULL;
     if (prop && prop->location.type == ACL_MEM_LOCATION_TYPE_DEVICE)
         dev = hami_ascend_device((int32_t)prop->location.id);
-    pending_alloc p;
-    if (reserve(dev, size, "aclrtMallocPhysical", &p) != 0)
+    hami_hook_pending_alloc p;
+    if (hami_hook_alloc_begin(dev, size, "aclrtMallocPhysical", &p) != 0)
         return HAMI_ACL_OOM;
     unsigned guard = hami_ascend_guard_enter(HAMI_ASCEND_GUARD_MEMORY);
     aclError rc = real(handle, size, prop, flags);
@@ -230,8 +206,9 @@ rtError_t rtMalloc(void **devPtr, uint64_t size, rtMemType_t type, uint16_t modu
         return HAMI_RT_NO_LIBRARY;
     if (hami_ascend_guarded(HAMI_ASCEND_GUARD_MEMORY))
         return real(devPtr, size, type, moduleId); /* counted by the acl* wrapper */
-    pending_alloc p;
-    if (reserve(hami_ascend_current_device(HAMI_ASCEND_LAYER_RT), size, "rtMalloc", &p) != 0)
+    hami_hook_pending_alloc p;
+    if (hami_hook_alloc_begin(hami_ascend_current_device(HAMI_ASCEND_LAYER_RT), size, "rtMalloc",
+                              &p) != 0)
         return HAMI_ACL_OOM;
     rtError_t rc = real(devPtr, size, type, moduleId);
     return settle(&p, rc, ASCEND_ALLOC_DEVPTR,
@@ -264,8 +241,8 @@ rtError_t rtMallocPhysical(rtDrvMemHandle *handle, size_t size, rtDrvMemProp_t *
     hami_hook_device *dev = NULL;
     if (prop && prop->side == 1) /* 1: device memory; 0: host */
         dev = hami_ascend_device((int32_t)prop->devid);
-    pending_alloc p;
-    if (reserve(dev, size, "rtMallocPhysical", &p) != 0)
+    hami_hook_pending_alloc p;
+    if (hami_hook_alloc_begin(dev, size, "rtMallocPhysical", &p) != 0)
         return HAMI_ACL_OOM;
     rtError_t rc = real(handle, size, prop, flags);
     return settle(&p, rc, ASCEND_ALLOC_PHYSICAL,

@@ -18,27 +18,15 @@
  * counts as unset (shells and YAML produce them).  A bad policy value keeps the default
  * "force" (the caps hold) and is reported the same way.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "core_util.h"
 #include "hami/region.h"
 
 #define MiB (1024ull * 1024ull)
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* Append "; <msg>" (or <msg> when err is empty) to a one-line error buffer. */
 static void append_err(char *err, size_t errlen, const char *msg)

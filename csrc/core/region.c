@@ -24,7 +24,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +34,7 @@
 
 #include "hami/clock.h"
 #include "hami/region.h"
+#include "core_util.h"
 #include "region_layout.h"
 
 struct hami_region {
@@ -51,18 +51,6 @@ struct hami_region {
 
 _Static_assert(HAMI_MAX_DEVICES <= 32, "registered bitmask holds 32 device slots");
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free (shared memory)");
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---------------------------------------------------------------- paths ---------------- */
 
@@ -1034,24 +1022,6 @@ void hami_charge_back(hami_region *r, int dev_slot, int64_t delta_ns)
     }
 }
 
-void hami_count_launch(hami_region *r, int dev_slot, int proc_slot, uint64_t measured_busy_ns,
-                       uint64_t throttled_ns)
-{
-    if (r == NULL || (unsigned)dev_slot >= HAMI_MAX_DEVICES)
-        return;
-    region_device *d = &r->map->devices[dev_slot];
-    atomic_fetch_add_explicit(&d->launches, 1, memory_order_relaxed);
-    if (throttled_ns != 0)
-        atomic_fetch_add_explicit(&d->throttled_ns, throttled_ns, memory_order_relaxed);
-    if (measured_busy_ns != 0) {
-        atomic_fetch_add_explicit(&d->measured_busy_ns, measured_busy_ns, memory_order_relaxed);
-        region_proc *p = proc_at(r, proc_slot);
-        if (p != NULL)
-            atomic_fetch_add_explicit(&p->busy_ns[dev_slot], measured_busy_ns,
-                                      memory_order_relaxed);
-    }
-}
-
 void hami_count_launches(hami_region *r, int dev_slot, int proc_slot, uint64_t launches,
                          uint64_t measured_busy_ns, uint64_t throttled_ns)
 {
@@ -1069,6 +1039,12 @@ void hami_count_launches(hami_region *r, int dev_slot, int proc_slot, uint64_t l
             atomic_fetch_add_explicit(&p->busy_ns[dev_slot], measured_busy_ns,
                                       memory_order_relaxed);
     }
+}
+
+void hami_count_launch(hami_region *r, int dev_slot, int proc_slot, uint64_t measured_busy_ns,
+                       uint64_t throttled_ns)
+{
+    hami_count_launches(r, dev_slot, proc_slot, 1, measured_busy_ns, throttled_ns);
 }
 
 int hami_region_compute_active(hami_region *r)

@@ -58,14 +58,11 @@ hami_hook_device *hami_cuda_device_bind_slow(CUdevice ordinal)
     return dev;
 }
 
-__thread hami_cuda_device_cache hami_cuda_tls_device __attribute__((tls_model("initial-exec")));
+__thread hami_hook_device_cache hami_cuda_tls_device __attribute__((tls_model("initial-exec")));
 
 hami_hook_device *hami_cuda_current_device_refill(void)
 {
-    hami_hook_device *dev = hami_cuda_current_device();
-    hami_cuda_tls_device.dev = dev; /* NULL (no context yet) is not cached: asked again */
-    hami_cuda_tls_device.uses_left = HAMI_CUDA_DEVICE_RECHECK;
-    return dev;
+    return hami_hook_device_cache_fill(&hami_cuda_tls_device, hami_cuda_current_device());
 }
 
 /* Context switches: forget, then tail-call the driver (unresolved: the driver's answer for a

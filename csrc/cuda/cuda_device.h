@@ -27,29 +27,22 @@ static inline hami_hook_device *hami_cuda_device(CUdevice ordinal)
 /* The binding of the calling thread's current context's device, or NULL (no context). */
 hami_hook_device *hami_cuda_current_device(void);
 
-/* The same for the launch hooks, from a per-thread cache: cuCtxGetDevice is a driver call
- * (tens of ns, a lock in some drivers) and a launch-heavy thread almost never changes device.
- * The cache is dropped by this thread's own context switches (the cuCtx* / primary-context
- * hooks of cuda_device.c call hami_cuda_context_changed) and, as a backstop for a switch made
- * through a path we do not hook (a legacy v1 entry point, a driver-internal table), re-checked
- * every HAMI_CUDA_DEVICE_RECHECK launches of the thread.  No context is never cached. */
-#define HAMI_CUDA_DEVICE_RECHECK 1024u
-typedef struct hami_cuda_device_cache {
-    hami_hook_device *dev; /* NULL: ask the driver */
-    unsigned uses_left;    /* launches until the backstop re-check */
-} hami_cuda_device_cache;
-extern __thread hami_cuda_device_cache hami_cuda_tls_device
+/* The same for the launch hooks, from a per-thread cache (hook_state.h): cuCtxGetDevice is a
+ * driver call (tens of ns, a lock in some drivers).  The cache is dropped by this thread's own
+ * context switches (the cuCtx* / primary-context hooks of cuda_device.c call
+ * hami_cuda_context_changed) and, as a backstop for a switch made through a path we do not hook
+ * (a legacy v1 entry point, a driver-internal table), re-checked every HAMI_HOOK_DEVICE_RECHECK
+ * launches of the thread.  No context is never cached. */
+extern __thread hami_hook_device_cache hami_cuda_tls_device
     __attribute__((tls_model("initial-exec")));
 
 hami_hook_device *hami_cuda_current_device_refill(void);
 
 static inline hami_hook_device *hami_cuda_current_device_cached(void)
 {
-    hami_cuda_device_cache *c = &hami_cuda_tls_device;
-    if (__builtin_expect(c->dev != NULL && c->uses_left != 0, 1)) {
-        c->uses_left--;
-        return c->dev;
-    }
+    hami_hook_device *dev = hami_hook_device_cache_get(&hami_cuda_tls_device);
+    if (__builtin_expect(dev != NULL, 1))
+        return dev;
     return hami_cuda_current_device_refill();
 }
 

@@ -369,6 +369,33 @@ int hami_hook_track(uint32_t kind, uint64_t key, uint64_t bytes, int charged_slo
     return 0;
 }
 
+int hami_hook_alloc_begin(hami_hook_device *dev, uint64_t bytes, const char *api,
+                          hami_hook_pending_alloc *p)
+{
+    p->charged_slot = -1;
+    p->bytes = bytes;
+    if (!dev)
+        return 0; /* no current / unknown device: the library answers, nothing is counted */
+    return hami_hook_reserve(dev, bytes, api, &p->charged_slot);
+}
+
+int hami_hook_alloc_end(hami_hook_pending_alloc *p, int ok, uint32_t kind, uint64_t key,
+                        void (*undo)(uint64_t key))
+{
+    if (p->charged_slot < 0)
+        return 0;
+    if (!ok) {
+        hami_hook_unreserve(p->charged_slot, p->bytes);
+        return 0;
+    }
+    if (hami_hook_track(kind, key, p->bytes, p->charged_slot) != 0) {
+        undo(key);
+        hami_hook_unreserve(p->charged_slot, p->bytes);
+        return -1;
+    }
+    return 0;
+}
+
 int hami_hook_forget_begin(uint32_t kind, uint64_t key, hami_alloc_record *record)
 {
     return hami_alloc_table_remove(kind, key, record);

@@ -74,6 +74,26 @@ void hami_hook_bind_device(hami_hook_device *dev, int vendor, int ordinal, const
  * closed); one rate-limited log line says why, naming `api`. */
 int hami_hook_reserve(hami_hook_device *dev, uint64_t bytes, const char *api, int *charged_slot);
 
+/* An allocation between its reservation and the library's answer.  Every allocation hook, of
+ * every vendor, takes the same steps:
+ *   hami_hook_alloc_begin reserves before the library call (dev NULL: no current / unknown
+ *   device, nothing is counted and the library answers); 0: go on, -1: refuse with the
+ *   vendor's OOM code (hami_hook_reserve);
+ *   the caller calls the library;
+ *   hami_hook_alloc_end rolls the reservation back when the library failed (ok == 0), else
+ *   remembers `key` of `kind` so its free releases what was charged.  Returns 0: the caller
+ *   returns the library's own code; -1: the table could not grow, `undo(key)` gave the memory
+ *   back, the caller returns the vendor's OOM code. */
+typedef struct hami_hook_pending_alloc {
+    int charged_slot; /* region device slot holding the reservation, -1: nothing charged */
+    uint64_t bytes;
+} hami_hook_pending_alloc;
+
+int hami_hook_alloc_begin(hami_hook_device *dev, uint64_t bytes, const char *api,
+                          hami_hook_pending_alloc *p);
+int hami_hook_alloc_end(hami_hook_pending_alloc *p, int ok, uint32_t kind, uint64_t key,
+                        void (*undo)(uint64_t key));
+
 /* Give back a reservation (driver failure) or a released allocation's bytes. */
 void hami_hook_unreserve(int charged_slot, uint64_t bytes);
 
@@ -97,6 +117,37 @@ void hami_hook_forget_end(uint32_t kind, uint64_t key, const hami_alloc_record *
  * container use), 0 when the driver's values stand. */
 int hami_hook_memory_view(hami_hook_device *dev, uint64_t real_free_bytes,
                           uint64_t *total_bytes, uint64_t *free_bytes, uint64_t *used_bytes);
+
+/* A thread's cached current device, for the launch / submission hot paths: asking the library
+ * is a call (a lock in some drivers) and a launching thread almost never changes device.  Each
+ * vendor keeps its own thread-local cache and drops it (dev = NULL) on the thread's own device
+ * and context switches (cuda_device.h, ascend_device.h); as a backstop for a switch through a
+ * path that is not hooked, a cached device is re-checked every HAMI_HOOK_DEVICE_RECHECK uses.
+ * "No device" is never cached. */
+#define HAMI_HOOK_DEVICE_RECHECK 1024u
+typedef struct hami_hook_device_cache {
+    hami_hook_device *dev; /* NULL: ask the library */
+    unsigned uses_left;    /* uses until the backstop re-check */
+} hami_hook_device_cache;
+
+/* The cached device, counting one use; NULL when the library must be asked (then
+ * hami_hook_device_cache_fill with its answer). */
+static inline hami_hook_device *hami_hook_device_cache_get(hami_hook_device_cache *c)
+{
+    if (__builtin_expect(c->dev != NULL && c->uses_left != 0, 1)) {
+        c->uses_left--;
+        return c->dev;
+    }
+    return NULL;
+}
+
+static inline hami_hook_device *hami_hook_device_cache_fill(hami_hook_device_cache *c,
+                                                            hami_hook_device *dev)
+{
+    c->dev = dev; /* NULL (no current device yet) is not cached: asked again */
+    c->uses_left = HAMI_HOOK_DEVICE_RECHECK;
+    return dev;
+}
 
 /* Log (once per device) why launches on `dev` are refused. */
 void hami_hook_log_launch_refusal(hami_hook_device *dev, const char *api);

@@ -26,39 +26,14 @@
 
 #define PITCH_ALIGNMENT_BYTES 512u
 
-/* An allocation between its reservation and the driver's answer. */
-typedef struct pending_alloc {
-    int charged_slot; /* region device slot holding the reservation, -1: nothing charged */
-    uint64_t bytes;
-} pending_alloc;
-
-/* Reserve before the driver call.  Returns 0 to go on, -1 to refuse with OOM. */
-static int reserve(hami_hook_device *dev, uint64_t bytes, const char *api, pending_alloc *p)
-{
-    p->charged_slot = -1;
-    p->bytes = bytes;
-    if (!dev)
-        return 0; /* no context / unknown device: the driver answers, nothing is counted */
-    return hami_hook_reserve(dev, bytes, api, &p->charged_slot);
-}
-
-/* After the driver call: roll back on failure, remember the allocation on success.  When the
- * table cannot grow, `undo` gives the memory back and the caller reports OOM. */
-static CUresult settle(pending_alloc *p, CUresult rc, uint32_t kind, uint64_t key,
+/* After the driver call (hami_hook_alloc_end): the driver's code, or OOM when the allocation
+ * could not be remembered and was given back. */
+static CUresult settle(hami_hook_pending_alloc *p, CUresult rc, uint32_t kind, uint64_t key,
                        void (*undo)(uint64_t key))
 {
-    if (p->charged_slot < 0)
-        return rc;
-    if (rc != CUDA_SUCCESS) {
-        hami_hook_unreserve(p->charged_slot, p->bytes);
-        return rc;
-    }
-    if (hami_hook_track(kind, key, p->bytes, p->charged_slot) != 0) {
-        undo(key);
-        hami_hook_unreserve(p->charged_slot, p->bytes);
-        return CUDA_ERROR_OUT_OF_MEMORY;
-    }
-    return CUDA_SUCCESS;
+    return hami_hook_alloc_end(p, rc == CUDA_SUCCESS, kind, key, undo) == 0
+               ? rc
+               : CUDA_ERROR_OUT_OF_MEMORY;
 }
 
 static void undo_devptr(uint64_t key)
@@ -96,8 +71,8 @@ CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize)
     cuMemAlloc_v2_fn real = HAMI_REAL(cuMemAlloc_v2);
     if (!real)
         return CUDA_ERROR_NOT_FOUND;
-    pending_alloc p;
-    if (reserve(hami_cuda_current_device(), bytesize, "cuMemAlloc_v2", &p) != 0)
+    hami_hook_pending_alloc p;
+    if (hami_hook_alloc_begin(hami_cuda_current_device(), bytesize, "cuMemAlloc_v2", &p) != 0)
         return CUDA_ERROR_OUT_OF_MEMORY;
     CUresult rc = real(dptr, bytesize);
     return settle(&p, rc, HAMI_ALLOC_DEVPTR, rc == CUDA_SUCCESS ? *dptr : 0, undo_devptr);
@@ -108,8 +83,9 @@ CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t bytesize, unsigned int flag
     cuMemAllocManaged_fn real = HAMI_REAL(cuMemAllocManaged);
     if (!real)
         return CUDA_ERROR_NOT_FOUND;
-    pending_alloc p;
-    if (reserve(hami_cuda_current_device(), bytesize, "cuMemAllocManaged", &p) != 0)
+    hami_hook_pending_alloc p;
+    if (hami_hook_alloc_begin(hami_cuda_current_device(), bytesize, "cuMemAllocManaged", &p) !=
+        0)
         return CUDA_ERROR_OUT_OF_MEMORY;
     CUresult rc = real(dptr, bytesize, flags);
     return settle(&p, rc, HAMI_ALLOC_DEVPTR, rc == CUDA_SUCCESS ? *dptr : 0, undo_devptr);
@@ -129,8 +105,8 @@ CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch, size_t WidthInByt
     uint64_t estimate = hami_cuda_mul_u64(row, Height);
     if (estimate == 0 && row != 0 && Height != 0)
         return CUDA_ERROR_OUT_OF_MEMORY; /* overflows 64 bits */
-    pending_alloc p;
-    if (reserve(dev, estimate, "cuMemAllocPitch_v2", &p) != 0)
+    hami_hook_pending_alloc p;
+    if (hami_hook_alloc_begin(dev, estimate, "cuMemAllocPitch_v2", &p) != 0)
         return CUDA_ERROR_OUT_OF_MEMORY;
     CUresult rc = real(dptr, pPitch, WidthInBytes, Height, ElementSizeBytes);
     if (rc == CUDA_SUCCESS && p.charged_slot >= 0) {
@@ -157,8 +133,8 @@ static CUresult alloc_async(cuMemAllocAsync_fn real, const char *api, CUdevicept
 {
     if (!real)
         return CUDA_ERROR_NOT_FOUND;
-    pending_alloc p;
-    if (reserve(hami_cuda_current_device(), bytesize, api, &p) != 0)
+    hami_hook_pending_alloc p;
+    if (hami_hook_alloc_begin(hami_cuda_current_device(), bytesize, api, &p) != 0)
         return CUDA_ERROR_OUT_OF_MEMORY;
     CUresult rc = real(dptr, bytesize, stream);
     return settle(&p, rc, HAMI_ALLOC_DEVPTR, rc == CUDA_SUCCESS ? *dptr : 0, undo_devptr);
@@ -181,8 +157,8 @@ static CUresult alloc_from_pool(cuMemAllocFromPoolAsync_fn real, const char *api
 {
     if (!real)
         return CUDA_ERROR_NOT_FOUND;
-    pending_alloc p;
-    if (reserve(hami_cuda_current_device(), bytesize, api, &p) != 0)
+    hami_hook_pending_alloc p;
+    if (hami_hook_alloc_begin(hami_cuda_current_device(), bytesize, api, &p) != 0)
         return CUDA_ERROR_OUT_OF_MEMORY;
     CUresult rc = real(dptr, bytesize, pool, stream);
     return settle(&p, rc, HAMI_ALLOC_DEVPTR, rc == CUDA_SUCCESS ? *dptr : 0, undo_devptr);
@@ -246,8 +222,8 @@ CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size,
     hami_hook_device *dev = NULL;
     if (prop && prop->location.type == CU_MEM_LOCATION_TYPE_DEVICE)
         dev = hami_cuda_device(prop->location.id);
-    pending_alloc p;
-    if (reserve(dev, size, "cuMemCreate", &p) != 0)
+    hami_hook_pending_alloc p;
+    if (hami_hook_alloc_begin(dev, size, "cuMemCreate", &p) != 0)
         return CUDA_ERROR_OUT_OF_MEMORY;
     CUresult rc = real(handle, size, prop, flags);
     return settle(&p, rc, HAMI_ALLOC_VMM_HANDLE, rc == CUDA_SUCCESS ? *handle : 0, undo_vmm);
@@ -273,9 +249,10 @@ CUresult cuArrayCreate_v2(CUarray *pHandle, const CUDA_ARRAY_DESCRIPTOR *pAlloca
     if (!real)
         return CUDA_ERROR_NOT_FOUND;
     uint64_t bytes = hami_cuda_array_bytes(pAllocateArray);
-    pending_alloc p;
+    hami_hook_pending_alloc p;
     /* 0 bytes: a descriptor the driver will reject (unknown format, overflow); not counted. */
-    if (reserve(bytes ? hami_cuda_current_device() : NULL, bytes, "cuArrayCreate_v2", &p) != 0)
+    if (hami_hook_alloc_begin(bytes ? hami_cuda_current_device() : NULL, bytes,
+                              "cuArrayCreate_v2", &p) != 0)
         return CUDA_ERROR_OUT_OF_MEMORY;
     CUresult rc = real(pHandle, pAllocateArray);
     return settle(&p, rc, HAMI_ALLOC_ARRAY, rc == CUDA_SUCCESS ? (uintptr_t)*pHandle : 0,
@@ -288,8 +265,9 @@ CUresult cuArray3DCreate_v2(CUarray *pHandle, const CUDA_ARRAY3D_DESCRIPTOR *pAl
     if (!real)
         return CUDA_ERROR_NOT_FOUND;
     uint64_t bytes = hami_cuda_array3d_bytes(pAllocateArray);
-    pending_alloc p;
-    if (reserve(bytes ? hami_cuda_current_device() : NULL, bytes, "cuArray3DCreate_v2", &p) != 0)
+    hami_hook_pending_alloc p;
+    if (hami_hook_alloc_begin(bytes ? hami_cuda_current_device() : NULL, bytes,
+                              "cuArray3DCreate_v2", &p) != 0)
         return CUDA_ERROR_OUT_OF_MEMORY;
     CUresult rc = real(pHandle, pAllocateArray);
     return settle(&p, rc, HAMI_ALLOC_ARRAY, rc == CUDA_SUCCESS ? (uintptr_t)*pHandle : 0,
@@ -316,9 +294,9 @@ CUresult cuMipmappedArrayCreate(CUmipmappedArray *pHandle,
     if (!real)
         return CUDA_ERROR_NOT_FOUND;
     uint64_t bytes = hami_cuda_mipmapped_array_bytes(pMipmappedArrayDesc, numMipmapLevels);
-    pending_alloc p;
-    if (reserve(bytes ? hami_cuda_current_device() : NULL, bytes, "cuMipmappedArrayCreate",
-                &p) != 0)
+    hami_hook_pending_alloc p;
+    if (hami_hook_alloc_begin(bytes ? hami_cuda_current_device() : NULL, bytes,
+                              "cuMipmappedArrayCreate", &p) != 0)
         return CUDA_ERROR_OUT_OF_MEMORY;
     CUresult rc = real(pHandle, pMipmappedArrayDesc, numMipmapLevels);
     return settle(&p, rc, HAMI_ALLOC_MIPMAPPED_ARRAY, rc == CUDA_SUCCESS ? (uintptr_t)*pHandle : 0,

@@ -76,6 +76,21 @@ static hami_hook_device *nvml_device(nvmlDevice_t handle, uint64_t card_total_by
     return dev;
 }
 
+/* The driver answered (total, free, used) for `device`: put the device's virtualised view in
+ * their place when it is capped.  Returns 1 when it did, 0 when the driver's values stand. */
+static int virtualise(nvmlDevice_t device, unsigned long long *mem_total,
+                      unsigned long long *mem_free, unsigned long long *mem_used)
+{
+    hami_hook_device *dev = nvml_device(device, *mem_total);
+    uint64_t total, free_bytes, used;
+    if (!dev || !hami_hook_memory_view(dev, *mem_free, &total, &free_bytes, &used))
+        return 0;
+    *mem_total = total;
+    *mem_free = free_bytes;
+    *mem_used = used;
+    return 1;
+}
+
 nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *memory)
 {
     nvmlDeviceGetMemoryInfo_fn real = HAMI_REAL(nvmlDeviceGetMemoryInfo);
@@ -84,13 +99,7 @@ nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *memory)
     nvmlReturn_t rc = real(device, memory);
     if (rc != NVML_SUCCESS || !memory)
         return rc;
-    hami_hook_device *dev = nvml_device(device, memory->total);
-    uint64_t total, free_bytes, used;
-    if (dev && hami_hook_memory_view(dev, memory->free, &total, &free_bytes, &used)) {
-        memory->total = total;
-        memory->free = free_bytes;
-        memory->used = used;
-    }
+    virtualise(device, &memory->total, &memory->free, &memory->used);
     return NVML_SUCCESS;
 }
 
@@ -102,13 +111,7 @@ nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory_v2_t *me
     nvmlReturn_t rc = real(device, memory);
     if (rc != NVML_SUCCESS || !memory)
         return rc;
-    hami_hook_device *dev = nvml_device(device, memory->total);
-    uint64_t total, free_bytes, used;
-    if (dev && hami_hook_memory_view(dev, memory->free, &total, &free_bytes, &used)) {
-        memory->total = total;
+    if (virtualise(device, &memory->total, &memory->free, &memory->used))
         memory->reserved = 0; /* the driver's reservation is not the container's */
-        memory->free = free_bytes;
-        memory->used = used;
-    }
     return NVML_SUCCESS;
 }

@@ -9,31 +9,23 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import textwrap
 from typing import List, Sequence
 
+from conftest import MiB, hami_cmd  # noqa: F401  (MiB: H.MiB of the caps tests)
+from conftest import clean_env as _clean_env
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.join(HERE, "caps_workload.c")
-MiB = 1 << 20
-
-
-def hami_cmd() -> List[str]:
-    exe = os.path.join(os.path.dirname(sys.executable), "hami-core")
-    if os.path.exists(exe):
-        return [exe]
-    found = shutil.which("hami-core")
-    return [found] if found else [sys.executable, "-m", "hami_core"]
 
 
 def clean_env(**extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("HAMI_", "CUDA_DEVICE_", "NPU_"))
-           and k not in ("LD_PRELOAD", "GPU_CORE_UTILIZATION_POLICY", "LIBCUDA_LOG_LEVEL",
-                         "CUDA_VISIBLE_DEVICES")}
+    """conftest.clean_env, also without CUDA_VISIBLE_DEVICES (unless `extra` sets it)."""
+    env = _clean_env()
+    env.pop("CUDA_VISIBLE_DEVICES", None)
     env.update(extra)
     return env
 

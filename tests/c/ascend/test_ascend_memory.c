@@ -96,7 +96,7 @@ int main(void)
     CHECK(strcmp(info.name, "Ascend910B-sim") == 0);
     hami_sim_device_stats st[2];
     char err[128];
-    CHECK(hami_sim_read_devices(asc_test_state_path, st, 2, err, sizeof err) == 2);
+    CHECK(hami_sim_read_devices(sim_test_state_path, st, 2, err, sizeof err) == 2);
     CHECK(strcmp(st[1].uuid + 4, info.uuid + 4) != 0); /* distinct from the GPU- form */
     int32_t phy = -1;
     CHECK_ACL(aclrtGetPhyDevIdByLogicDevId(1, &phy));

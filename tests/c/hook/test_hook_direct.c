@@ -54,37 +54,37 @@ static void check_kinds(void)
 {
     CUdeviceptr p = 0;
     CHECK_CU(cuMemAlloc_v2(&p, MiB), CUDA_SUCCESS);
-    CHECK_EQ_U64(hook_test_region_used(uuid0), MiB);
+    CHECK_EQ(hook_test_region_used(uuid0), MiB);
     CHECK_CU(cuMemFree_v2(p), CUDA_SUCCESS);
-    CHECK_EQ_U64(hook_test_region_used(uuid0), 0);
+    CHECK_EQ(hook_test_region_used(uuid0), 0);
 
     size_t pitch = 0;
     CHECK_CU(cuMemAllocPitch_v2(&p, &pitch, 1000, 100, 4), CUDA_SUCCESS);
-    CHECK_EQ_U64(hook_test_region_used(uuid0), (uint64_t)pitch * 100);
+    CHECK_EQ(hook_test_region_used(uuid0), (uint64_t)pitch * 100);
     CHECK_CU(cuMemFree_v2(p), CUDA_SUCCESS);
-    CHECK_EQ_U64(hook_test_region_used(uuid0), 0);
+    CHECK_EQ(hook_test_region_used(uuid0), 0);
 
     CHECK_CU(cuMemAllocManaged(&p, 4096, CU_MEM_ATTACH_GLOBAL), CUDA_SUCCESS);
-    CHECK_EQ_U64(hook_test_region_used(uuid0), 4096);
+    CHECK_EQ(hook_test_region_used(uuid0), 4096);
     CHECK_CU(cuMemFree_v2(p), CUDA_SUCCESS);
-    CHECK_EQ_U64(hook_test_region_used(uuid0), 0);
+    CHECK_EQ(hook_test_region_used(uuid0), 0);
 
     CHECK_CU(cuMemAllocAsync(&p, 8192, NULL), CUDA_SUCCESS);
-    CHECK_EQ_U64(hook_test_region_used(uuid0), 8192);
+    CHECK_EQ(hook_test_region_used(uuid0), 8192);
     CHECK_CU(cuMemFreeAsync(p, NULL), CUDA_SUCCESS);
-    CHECK_EQ_U64(hook_test_region_used(uuid0), 0);
+    CHECK_EQ(hook_test_region_used(uuid0), 0);
 
     CHECK_CU(cuMemAllocAsync_ptsz(&p, 8192, NULL), CUDA_SUCCESS);
-    CHECK_EQ_U64(hook_test_region_used(uuid0), 8192);
+    CHECK_EQ(hook_test_region_used(uuid0), 8192);
     CHECK_CU(cuMemFree_v2(p), CUDA_SUCCESS); /* a synchronous free of async memory */
-    CHECK_EQ_U64(hook_test_region_used(uuid0), 0);
+    CHECK_EQ(hook_test_region_used(uuid0), 0);
 
     CUmemoryPool pool;
     CHECK_CU(cuDeviceGetDefaultMemPool(&pool, 0), CUDA_SUCCESS);
     CHECK_CU(cuMemAllocFromPoolAsync(&p, 12345, pool, NULL), CUDA_SUCCESS);
-    CHECK_EQ_U64(hook_test_region_used(uuid0), 12345);
+    CHECK_EQ(hook_test_region_used(uuid0), 12345);
     CHECK_CU(cuMemFreeAsync(p, NULL), CUDA_SUCCESS);
-    CHECK_EQ_U64(hook_test_region_used(uuid0), 0);
+    CHECK_EQ(hook_test_region_used(uuid0), 0);
 
     CUmemAllocationProp prop;
     memset(&prop, 0, sizeof prop);
@@ -93,37 +93,37 @@ static void check_kinds(void)
     prop.location.id = 0;
     CUmemGenericAllocationHandle handle;
     CHECK_CU(cuMemCreate(&handle, 2 * MiB, &prop, 0), CUDA_SUCCESS);
-    CHECK_EQ_U64(hook_test_region_used(uuid0), 2 * MiB);
+    CHECK_EQ(hook_test_region_used(uuid0), 2 * MiB);
     CHECK_CU(cuMemRelease(handle), CUDA_SUCCESS);
-    CHECK_EQ_U64(hook_test_region_used(uuid0), 0);
+    CHECK_EQ(hook_test_region_used(uuid0), 0);
     /* the handle's location names the device, not the current context */
     prop.location.id = 1;
     CHECK_CU(cuMemCreate(&handle, 2 * MiB, &prop, 0), CUDA_SUCCESS);
-    CHECK_EQ_U64(hook_test_region_used(uuid0), 0);
-    CHECK_EQ_U64(hook_test_region_used(uuid1), 2 * MiB);
+    CHECK_EQ(hook_test_region_used(uuid0), 0);
+    CHECK_EQ(hook_test_region_used(uuid1), 2 * MiB);
     CHECK_CU(cuMemRelease(handle), CUDA_SUCCESS);
-    CHECK_EQ_U64(hook_test_region_used(uuid1), 0);
+    CHECK_EQ(hook_test_region_used(uuid1), 0);
 
     CUDA_ARRAY_DESCRIPTOR desc = {64, 32, CU_AD_FORMAT_FLOAT, 4};
     CUarray array;
     CHECK_CU(cuArrayCreate_v2(&array, &desc), CUDA_SUCCESS);
-    CHECK_EQ_U64(hook_test_region_used(uuid0), 64 * 32 * 4 * 4);
+    CHECK_EQ(hook_test_region_used(uuid0), 64 * 32 * 4 * 4);
     CHECK_CU(cuArrayDestroy(array), CUDA_SUCCESS);
-    CHECK_EQ_U64(hook_test_region_used(uuid0), 0);
+    CHECK_EQ(hook_test_region_used(uuid0), 0);
 
     CUDA_ARRAY3D_DESCRIPTOR desc3 = {64, 32, 8, CU_AD_FORMAT_UNSIGNED_INT8, 1, 0};
     CHECK_CU(cuArray3DCreate_v2(&array, &desc3), CUDA_SUCCESS);
-    CHECK_EQ_U64(hook_test_region_used(uuid0), 64 * 32 * 8);
+    CHECK_EQ(hook_test_region_used(uuid0), 64 * 32 * 8);
     CHECK_CU(cuArrayDestroy(array), CUDA_SUCCESS);
-    CHECK_EQ_U64(hook_test_region_used(uuid0), 0);
+    CHECK_EQ(hook_test_region_used(uuid0), 0);
 
     CUDA_ARRAY3D_DESCRIPTOR descm = {64, 64, 0, CU_AD_FORMAT_FLOAT, 1, 0};
     CUmipmappedArray mip;
     CHECK_CU(cuMipmappedArrayCreate(&mip, &descm, 3), CUDA_SUCCESS);
-    CHECK_EQ_U64(hook_test_region_used(uuid0), hami_cuda_mipmapped_array_bytes(&descm, 3));
+    CHECK_EQ(hook_test_region_used(uuid0), hami_cuda_mipmapped_array_bytes(&descm, 3));
     CHECK(hook_test_region_used(uuid0) == (64 * 64 + 32 * 32 + 16 * 16) * 4);
     CHECK_CU(cuMipmappedArrayDestroy(mip), CUDA_SUCCESS);
-    CHECK_EQ_U64(hook_test_region_used(uuid0), 0);
+    CHECK_EQ(hook_test_region_used(uuid0), 0);
 }
 
 static void check_cap_and_info(void)
@@ -132,24 +132,24 @@ static void check_cap_and_info(void)
     CHECK_CU(cuMemAlloc_v2(&big, 60 * MiB), CUDA_SUCCESS);
     CHECK_CU(cuMemAlloc_v2(&more, 5 * MiB), CUDA_ERROR_OUT_OF_MEMORY);
     CHECK_CU(cuMemAlloc_v2(&more, 4 * MiB), CUDA_SUCCESS); /* exactly up to the cap */
-    CHECK_EQ_U64(hook_test_region_used(uuid0), CAP);
+    CHECK_EQ(hook_test_region_used(uuid0), CAP);
     CUdeviceptr one = 0;
     CHECK_CU(cuMemAlloc_v2(&one, 1), CUDA_ERROR_OUT_OF_MEMORY);
     CHECK_CU(cuMemFree_v2(more), CUDA_SUCCESS);
 
     size_t free_bytes = 0, total_bytes = 0;
     CHECK_CU(cuMemGetInfo_v2(&free_bytes, &total_bytes), CUDA_SUCCESS);
-    CHECK_EQ_U64(total_bytes, CAP);
-    CHECK_EQ_U64(free_bytes, 4 * MiB);
+    CHECK_EQ(total_bytes, CAP);
+    CHECK_EQ(free_bytes, 4 * MiB);
     total_bytes = 0;
     CHECK_CU(cuMemGetInfo_v2(NULL, &total_bytes), CUDA_SUCCESS); /* OptiX passes NULL */
-    CHECK_EQ_U64(total_bytes, CAP);
+    CHECK_EQ(total_bytes, CAP);
     CHECK_CU(cuMemGetInfo_v2(&free_bytes, NULL), CUDA_SUCCESS);
-    CHECK_EQ_U64(free_bytes, 4 * MiB);
+    CHECK_EQ(free_bytes, 4 * MiB);
     CHECK_CU(cuMemGetInfo_v2(NULL, NULL), CUDA_SUCCESS);
     size_t dev_total = 0;
     CHECK_CU(cuDeviceTotalMem_v2(&dev_total, 0), CUDA_SUCCESS);
-    CHECK_EQ_U64(dev_total, CAP);
+    CHECK_EQ(dev_total, CAP);
 
     /* pitch and array allocations meet the same cap */
     size_t pitch;
@@ -159,7 +159,7 @@ static void check_cap_and_info(void)
     CUarray array;
     CHECK_CU(cuArrayCreate_v2(&array, &desc), CUDA_ERROR_OUT_OF_MEMORY);
     CHECK_CU(cuMemFree_v2(big), CUDA_SUCCESS);
-    CHECK_EQ_U64(hook_test_region_used(uuid0), 0);
+    CHECK_EQ(hook_test_region_used(uuid0), 0);
 }
 
 static void check_bad_frees(void)
@@ -167,13 +167,13 @@ static void check_bad_frees(void)
     CUdeviceptr p = 0;
     CHECK_CU(cuMemAlloc_v2(&p, MiB), CUDA_SUCCESS);
     CHECK(cuMemFree_v2((CUdeviceptr)0x7777000000ull) != CUDA_SUCCESS); /* foreign */
-    CHECK_EQ_U64(hook_test_region_used(uuid0), MiB);
+    CHECK_EQ(hook_test_region_used(uuid0), MiB);
     CHECK_CU(cuMemFree_v2(p), CUDA_SUCCESS);
     CHECK(cuMemFree_v2(p) != CUDA_SUCCESS); /* double free */
-    CHECK_EQ_U64(hook_test_region_used(uuid0), 0);
+    CHECK_EQ(hook_test_region_used(uuid0), 0);
     /* a failed driver call rolls the reservation back */
     CHECK(cuMemAllocPitch_v2(&p, NULL, 16, 16, 4) != CUDA_SUCCESS);
-    CHECK_EQ_U64(hook_test_region_used(uuid0), 0);
+    CHECK_EQ(hook_test_region_used(uuid0), 0);
 }
 
 #define THREAD_ALLOCS 64
@@ -202,20 +202,20 @@ static void check_cross_thread_and_devices(void)
     pthread_t t;
     pthread_create(&t, NULL, alloc_thread, NULL);
     pthread_join(t, NULL);
-    CHECK_EQ_U64(hook_test_region_used(uuid0), THREAD_ALLOCS * 4096ull +
+    CHECK_EQ(hook_test_region_used(uuid0), THREAD_ALLOCS * 4096ull +
                                                    THREAD_ALLOCS * (THREAD_ALLOCS - 1) / 2);
     pthread_create(&t, NULL, free_thread, NULL);
     pthread_join(t, NULL);
-    CHECK_EQ_U64(hook_test_region_used(uuid0), 0);
+    CHECK_EQ(hook_test_region_used(uuid0), 0);
 
     /* the current context's device is charged */
     CHECK_CU(cuCtxSetCurrent(ctx1), CUDA_SUCCESS);
     CUdeviceptr p;
     CHECK_CU(cuMemAlloc_v2(&p, 3 * MiB), CUDA_SUCCESS);
-    CHECK_EQ_U64(hook_test_region_used(uuid1), 3 * MiB);
-    CHECK_EQ_U64(hook_test_region_used(uuid0), 0);
+    CHECK_EQ(hook_test_region_used(uuid1), 3 * MiB);
+    CHECK_EQ(hook_test_region_used(uuid0), 0);
     CHECK_CU(cuMemFree_v2(p), CUDA_SUCCESS);
-    CHECK_EQ_U64(hook_test_region_used(uuid1), 0);
+    CHECK_EQ(hook_test_region_used(uuid1), 0);
     CHECK_CU(cuCtxSetCurrent(ctx0), CUDA_SUCCESS);
 }
 
@@ -253,10 +253,10 @@ static void check_fork(void)
     CHECK_CU(hami_region_open(getenv("HAMI_REGION"), 0, &r, err, sizeof err), HAMI_OK);
     hami_region_reclaim_dead(r);
     hami_region_close(r);
-    CHECK_EQ_U64(hook_test_region_used(uuid0), 3 * MiB);
-    CHECK_EQ_U64(hook_test_region_proc_used(uuid0, parent), 3 * MiB);
+    CHECK_EQ(hook_test_region_used(uuid0), 3 * MiB);
+    CHECK_EQ(hook_test_region_proc_used(uuid0, parent), 3 * MiB);
     CHECK_CU(cuMemFree_v2(parent_ptr), CUDA_SUCCESS);
-    CHECK_EQ_U64(hook_test_region_used(uuid0), 0);
+    CHECK_EQ(hook_test_region_used(uuid0), 0);
 }
 
 static void check_launch(void)
@@ -274,7 +274,7 @@ static void check_launch(void)
 
 int main(void)
 {
-    hook_test_fresh_files();
+    test_fresh_files();
     CHECK_CU(cuInit(0), CUDA_SUCCESS);
     CUdevice dev0, dev1;
     CHECK_CU(cuDeviceGet(&dev0, 0), CUDA_SUCCESS);
@@ -294,5 +294,5 @@ int main(void)
     check_cross_thread_and_devices();
     check_fork();
     check_launch();
-    return hook_test_finish("test_hook_direct");
+    return test_finish("test_hook_direct");
 }

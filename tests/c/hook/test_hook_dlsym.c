@@ -24,11 +24,11 @@ static int from_libcuda(void *fn)
 
 int main(void)
 {
-    hook_test_fresh_files();
+    test_fresh_files();
     void *h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
     CHECK(h != NULL);
     if (!h)
-        return hook_test_finish("test_hook_dlsym");
+        return test_finish("test_hook_dlsym");
 #define LOOKUP(name) name##_fn name = (name##_fn)dlsym(h, #name)
     LOOKUP(cuInit);
     LOOKUP(cuDeviceGet);
@@ -64,12 +64,12 @@ int main(void)
     CHECK_CU(cuMemAlloc_v2(&p, 65 * MiB), CUDA_ERROR_OUT_OF_MEMORY);
     CHECK_CU(cuMemAlloc_v2(&p, 40 * MiB), CUDA_SUCCESS);
     CHECK_CU(cuMemAlloc_v2(&q, 30 * MiB), CUDA_ERROR_OUT_OF_MEMORY);
-    CHECK_EQ_U64(hook_test_region_used(uuid), 40 * MiB);
+    CHECK_EQ(hook_test_region_used(uuid), 40 * MiB);
     size_t free_bytes = 0, total_bytes = 0;
     CHECK_CU(cuMemGetInfo_v2(&free_bytes, &total_bytes), CUDA_SUCCESS);
-    CHECK_EQ_U64(total_bytes, 64 * MiB);
-    CHECK_EQ_U64(free_bytes, 24 * MiB);
+    CHECK_EQ(total_bytes, 64 * MiB);
+    CHECK_EQ(free_bytes, 24 * MiB);
     CHECK_CU(cuMemFree_v2(p), CUDA_SUCCESS);
-    CHECK_EQ_U64(hook_test_region_used(uuid), 0);
-    return hook_test_finish("test_hook_dlsym");
+    CHECK_EQ(hook_test_region_used(uuid), 0);
+    return test_finish("test_hook_dlsym");
 }

@@ -18,7 +18,7 @@ DECLARE(nvmlDeviceGetMemoryInfo_v2)
 
 int main(void)
 {
-    hook_test_fresh_files();
+    test_fresh_files();
     /* 8 MiB of CUDA memory on device 0, through the driver's dlopen path */
     void *cuda = dlopen("libcuda.so.1", RTLD_NOW);
     CHECK(cuda != NULL);
@@ -35,16 +35,16 @@ int main(void)
     CHECK_CU(nvmlDeviceGetHandleByIndex_v2(1, &d1), NVML_SUCCESS);
     nvmlMemory_t m;
     CHECK_CU(nvmlDeviceGetMemoryInfo(d0, &m), NVML_SUCCESS);
-    CHECK_EQ_U64(m.total, 64 * MiB);
-    CHECK_EQ_U64(m.used, 8 * MiB);
-    CHECK_EQ_U64(m.free, 56 * MiB);
+    CHECK_EQ(m.total, 64 * MiB);
+    CHECK_EQ(m.used, 8 * MiB);
+    CHECK_EQ(m.free, 56 * MiB);
     nvmlMemory_v2_t m2;
     memset(&m2, 0, sizeof m2);
     m2.version = nvmlMemory_v2;
     CHECK_CU(nvmlDeviceGetMemoryInfo_v2(d0, &m2), NVML_SUCCESS);
-    CHECK_EQ_U64(m2.total, 64 * MiB);
-    CHECK_EQ_U64(m2.used, 8 * MiB);
-    CHECK_EQ_U64(m2.free, 56 * MiB);
+    CHECK_EQ(m2.total, 64 * MiB);
+    CHECK_EQ(m2.used, 8 * MiB);
+    CHECK_EQ(m2.free, 56 * MiB);
     CHECK_CU(nvmlDeviceGetMemoryInfo(d1, &m), NVML_SUCCESS);
     CHECK(m.total > 64 * MiB); /* no cap on device 1: the card */
 
@@ -54,7 +54,7 @@ int main(void)
                                                                       "nvmlDeviceGetMemoryInfo");
     CHECK(get == nvmlDeviceGetMemoryInfo); /* our wrapper, the one direct linking binds to */
     CHECK_CU(get(d0, &m), NVML_SUCCESS);
-    CHECK_EQ_U64(m.total, 64 * MiB);
+    CHECK_EQ(m.total, 64 * MiB);
     CHECK(get(d0, NULL) != NVML_SUCCESS); /* the driver's answer to NULL, no crash */
-    return hook_test_finish("test_hook_nvml");
+    return test_finish("test_hook_nvml");
 }

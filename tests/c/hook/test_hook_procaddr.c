@@ -18,11 +18,11 @@ static int from_libhami(void *fn)
 
 int main(void)
 {
-    hook_test_fresh_files();
+    test_fresh_files();
     void *h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
     CHECK(h != NULL);
     if (!h)
-        return hook_test_finish("test_hook_procaddr");
+        return test_finish("test_hook_procaddr");
     cuGetProcAddress_v2_fn get_v2 = (cuGetProcAddress_v2_fn)dlsym(h, "cuGetProcAddress_v2");
     cuGetProcAddress_fn get_v1 = (cuGetProcAddress_fn)dlsym(h, "cuGetProcAddress");
     CHECK(from_libhami((void *)get_v2));
@@ -68,12 +68,12 @@ int main(void)
         CHECK_CU(alloc(&p, 65 * MiB), CUDA_ERROR_OUT_OF_MEMORY);
         CHECK_CU(alloc(&p, 64 * MiB), CUDA_SUCCESS);
         CHECK_CU(alloc(&q, 1), CUDA_ERROR_OUT_OF_MEMORY);
-        CHECK_EQ_U64(hook_test_region_used(uuid), 64 * MiB);
+        CHECK_EQ(hook_test_region_used(uuid), 64 * MiB);
         size_t total_bytes = 0;
         CHECK_CU(info(NULL, &total_bytes), CUDA_SUCCESS);
-        CHECK_EQ_U64(total_bytes, 64 * MiB);
+        CHECK_EQ(total_bytes, 64 * MiB);
         CHECK_CU(mem_free(p), CUDA_SUCCESS);
-        CHECK_EQ_U64(hook_test_region_used(uuid), 0);
+        CHECK_EQ(hook_test_region_used(uuid), 0);
     }
 
     /* the v1 entry point substitutes too */
@@ -99,8 +99,8 @@ int main(void)
     /* unknown symbols and the export table pass through */
     fn = (void *)1;
     CHECK_CU(get_v2("cuNoSuchFunction", &fn, 12000, 0, &status), CUDA_ERROR_NOT_FOUND);
-    CHECK_EQ_U64(status, CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND);
+    CHECK_EQ(status, CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND);
     GET("cuGetExportTable", 12000, fn);
     CHECK(fn == dlsym(h, "cuGetExportTable"));
-    return hook_test_finish("test_hook_procaddr");
+    return test_finish("test_hook_procaddr");
 }

@@ -19,8 +19,8 @@ static int object_is(void *fn, const char *part)
 
 int main(void)
 {
-    CHECK_EQ_U64(hook_probe_value(), 1);
-    CHECK_EQ_U64(hook_probe_next(), 2);
+    CHECK_EQ(hook_probe_value(), 1);
+    CHECK_EQ(hook_probe_next(), 2);
     int (*probe)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "hook_probe_value");
     CHECK(probe && probe() == 1);
     /* from the executable, RTLD_NEXT skips the executable only */
@@ -40,5 +40,5 @@ int main(void)
             break;
         }
     }
-    return hook_test_finish("test_hook_rtld_next");
+    return test_finish("test_hook_rtld_next");
 }

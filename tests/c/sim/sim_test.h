@@ -1,25 +1,15 @@
 /*
- * Helpers shared by the simulator's C tests: a private state file per test (HAMI_SIM_STATE),
- * CHECK macros that name the failing line, a context on device 0 and the spin kernel.
+ * Helpers shared by the simulator's C tests, over ../common/sim_test_common.h (CHECK, a private
+ * state file per test in HAMI_SIM_STATE, ms_since): CHECK_CU, a context on device 0 and the
+ * spin kernel.
  */
 #ifndef HAMI_SIM_TEST_H
 #define HAMI_SIM_TEST_H
 
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
-#include "hami/clock.h"
+#include "../common/sim_test_common.h"
 #include "hami/cuda_abi.h"
-
-#define CHECK(cond)                                                                             \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);           \
-            exit(1);                                                                           \
-        }                                                                                      \
-    } while (0)
 
 #define CHECK_CU(call)                                                                          \
     do {                                                                                       \
@@ -30,31 +20,14 @@
         }                                                                                      \
     } while (0)
 
-static char sim_test_state_path[512];
-static pid_t sim_test_owner;
-
-static void sim_test_cleanup(void)
-{
-    if (getpid() == sim_test_owner)
-        unlink(sim_test_state_path);
-}
-
 /* A fresh state for this test; `memory` (e.g. "1Gi") or NULL for the default. */
 static inline void sim_test_setup(const char *name, const char *memory)
 {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(sim_test_state_path, sizeof sim_test_state_path, "%s/hami-sim-test-%s-%d.state",
-             tmp && *tmp ? tmp : "/tmp", name, (int)getpid());
-    unlink(sim_test_state_path);
-    setenv("HAMI_SIM_STATE", sim_test_state_path, 1);
+    sim_test_state_file("hami-sim-test", name);
     if (memory)
         setenv("HAMI_SIM_MEMORY", memory, 1);
     unsetenv("CUDA_VISIBLE_DEVICES");
-    sim_test_owner = getpid();
-    atexit(sim_test_cleanup);
 }
-
-static inline double ms_since(uint64_t t0_ns) { return (double)(hami_now_ns() - t0_ns) / 1e6; }
 
 #ifndef SIM_TEST_NO_LINK /* helpers for tests linked against libcuda.so.1 */
 #include "cuda_decls.h"
