@@ -27,7 +27,10 @@
  *      (asymmetric EWMA: down by 1/4, up by 1/16 of the difference, i.e. it tracks a low
  *      quantile, so time spent waiting behind other processes' work does not inflate it;
  *      a sample is believed only up to 1/8 above the estimate unless a whole window of
- *      samples agrees, see learn),
+ *      samples agrees, see learn; one below half the estimate halves the distance; a first
+ *      sample is neither billed beyond its charge nor published while the chained second is
+ *      in flight; samples launched before the key had an estimate only lower it and are
+ *      settled upwards only),
  *      charges back (measured - estimate) with hami_charge_back, and counts the measured busy
  *      time (clamped to 2x the established estimate) with hami_count_launch.  Unsampled launches
  *      count their estimate into a per-thread batch (hami_count_launches every
@@ -76,6 +79,7 @@ typedef struct cost_entry {
     _Atomic uint32_t samples_done;
     _Atomic uint32_t samples_inflight;
     uint64_t warm_charged_ns;      /* harvester only: what the warm-up samples cost the bucket */
+    uint64_t warm_min_ns;          /* harvester only: lowest warm-up sample (0: none yet) */
     uint64_t window_min_ns;        /* harvester only: lowest sample of the current window */
     uint32_t window_count;         /* harvester only: samples in the current window */
 } cost_entry;
@@ -92,6 +96,7 @@ typedef struct sample_slot {
     hami_region *region;
     uint64_t estimate_ns;
     uint64_t throttled_ns;
+    int blind;              /* launched before its key had an estimate (charged the fallback) */
 } sample_slot;
 
 typedef struct compute_device {
@@ -428,7 +433,7 @@ static uint64_t device_fallback_ns(hami_region *region, int dev_slot, compute_de
 #define UNCHAINED_SLACK_DIV 8u
 
 static int64_t learn(compute_device *d, cost_entry *e, uint64_t measured_ns, uint64_t charged_ns,
-                     uint64_t *count_ns)
+                     int blind, uint64_t *count_ns)
 {
     uint64_t used = measured_ns;
     int64_t delta;
@@ -436,21 +441,62 @@ static int64_t learn(compute_device *d, cost_entry *e, uint64_t measured_ns, uin
         uint32_t done = atomic_load_explicit(&e->samples_done, memory_order_relaxed);
         uint64_t est = atomic_load_explicit(&e->estimate_ns, memory_order_relaxed);
         uint64_t dev = atomic_load_explicit(&e->deviation_ns, memory_order_relaxed);
-        if (done == 0 || est == 0) {
-            est = measured_ns ? measured_ns : 1;
+        int publish = 1;
+        if (done == 0) {
             dev = 0;
-            done = 0;
+            e->warm_min_ns = 0;
             e->warm_charged_ns = 0;
         }
         if (done < HAMI_COMPUTE_WARMUP_SAMPLES) {
-            uint64_t diff = measured_ns > est ? measured_ns - est : est - measured_ns;
+            uint64_t m = measured_ns ? measured_ns : 1;
+            uint64_t lo = e->warm_min_ns ? e->warm_min_ns : m;
+            uint64_t diff = m > lo ? m - lo : lo - m;
             dev = diff > dev ? dev + (diff - dev) / 2 : dev - (dev - diff) / 2;
-            if (measured_ns < est)
-                est = measured_ns ? measured_ns : 1;
-            uint64_t target = (uint64_t)(done + 1) * est;
-            delta = (int64_t)target - (int64_t)(e->warm_charged_ns + charged_ns);
+            if (m < lo)
+                lo = m;
+            e->warm_min_ns = lo;
+            est = lo;
+            /* Bound the damage of one huge sample (the first launch of a tenant that starts
+             * beside a deep queue measures the whole queue: a second at a 30 % cap is 3 s of
+             * debt).  While another sample of the key is still in flight (the second launch,
+             * chained behind this one, lands a kernel's time later) the bucket is billed no
+             * more than was charged at launch -- the pending sample is likely to lower the
+             * minimum, and the one after it settles the difference (the warm-up bills the
+             * running total, see above) -- and a first sample is not even published: neither
+             * as the key's estimate (launches would take a second's worth of tokens each
+             * meanwhile) nor into the device average (the fallback of unknown keys). */
+            int pending = atomic_load_explicit(&e->samples_inflight, memory_order_relaxed) > 1;
+            uint64_t billed = e->warm_charged_ns + charged_ns;
+            uint64_t target = (uint64_t)(done + 1) * lo;
+            if (pending && done + 1 < HAMI_COMPUTE_WARMUP_SAMPLES && target > billed)
+                target = billed;
+            delta = (int64_t)target - (int64_t)billed;
             e->warm_charged_ns = target;
-            used = measured_ns < 2 * est ? measured_ns : 2 * est;
+            used = measured_ns < 2 * lo ? measured_ns : 2 * lo;
+            if (pending && done == 0) {
+                publish = 0;
+                used = used < charged_ns ? used : charged_ns;
+            }
+        } else if (blind) {
+            /* Launched before the key had an estimate, harvested after its warm-up: beside a
+             * deep queue the launches that waited out the first measurements
+             * (HAMI_COMPUTE_LEARN_WAIT_MAX_NS apart) come back a queue's latency late, all
+             * unchained and all holding the neighbour's queue.  They are warm-up evidence:
+             * they may lower the estimate (a sample is never shorter than the kernel) but
+             * neither raise it nor fill the raise window (a window of them raised a 1 ms
+             * kernel to 101 ms).  Their fallback charge is settled upwards only: their
+             * refunds would come back a second late, when the over-charge had long been
+             * forgotten by an idle bucket (the launches were paced by the learning wait, not
+             * by the bucket), and credited a throttled one -- 30 % tenant at 36-40 % for a
+             * second. */
+            if (measured_ns < est) {
+                est -= (est - measured_ns) / (measured_ns * 2 < est ? 2 : 4);
+                if (est == 0)
+                    est = 1;
+            }
+            if (used > est + est / UNCHAINED_SLACK_DIV)
+                used = est + est / UNCHAINED_SLACK_DIV;
+            delta = used > charged_ns ? (int64_t)(used - charged_ns) : 0;
         } else {
             /* Contention.  An elapsed time between two events of our stream also holds any
              * work of other contexts (other containers, which our bucket does not see) that
@@ -492,14 +538,28 @@ static int64_t learn(compute_device *d, cost_entry *e, uint64_t measured_ns, uin
             measured_ns = used;
             uint64_t diff = measured_ns > est ? measured_ns - est : est - measured_ns;
             dev = diff > dev ? dev + (diff - dev) / 8 : dev - (dev - diff) / 8;
-            if (measured_ns < est)
+            /* Down by 1/4 of the difference; by half when the sample is below half the
+             * estimate.  A sample can only be longer than the kernel (waiting time adds, it
+             * never subtracts), so one that far below is evidence that the estimate is an
+             * outlier (learned from warm-up samples that all waited behind a neighbour's
+             * queue, or after a preemption between chained launches): from 10x too high it
+             * converges in ~6 samples instead of ~16, which beside a deep queue (samples come
+             * back a queue's latency late, ~1 s) was seconds at a tenth of the cap. */
+            if (measured_ns * 2 < est)
+                est -= (est - measured_ns) / 2;
+            else if (measured_ns < est)
                 est -= (est - measured_ns) / 4;
             else
                 est += (measured_ns - est) / 16;
         }
-        atomic_store_explicit(&e->estimate_ns, est ? est : 1, memory_order_relaxed);
+        if (publish)
+            atomic_store_explicit(&e->estimate_ns, est ? est : 1, memory_order_relaxed);
         atomic_store_explicit(&e->deviation_ns, dev, memory_order_relaxed);
         atomic_store_explicit(&e->samples_done, done + 1, memory_order_release);
+        if (!publish) {
+            *count_ns = used;
+            return delta;
+        }
     } else {
         delta = (int64_t)used - (int64_t)charged_ns;
     }
@@ -549,7 +609,7 @@ static void harvest(compute_device *d, unsigned max_scan)
             continue;
         if (rc == EV_DONE) {
             uint64_t used = 0;
-            int64_t delta = learn(d, s->entry, measured, s->estimate_ns, &used);
+            int64_t delta = learn(d, s->entry, measured, s->estimate_ns, s->blind, &used);
             hami_charge_back(s->region, dev_slot, delta);
             hami_count_launch(s->region, dev_slot, s->proc_slot, used, s->throttled_ns);
         } else {
@@ -814,9 +874,11 @@ typedef struct launch_tls {
     uint64_t grid_blocks;
     int dev_slot;
     void *slept_stream;
+    cost_entry *pair_entry; /* previous launch waited out a new key's first measurement */
+    void *pair_stream;      /* ... on this stream: the next one of the key follows at once */
 } launch_tls;
 static __thread launch_tls tls_launch __attribute__((tls_model("initial-exec"))) = {
-    0, NULL, 0, 0, -1, HAMI_COMPUTE_NO_STREAM};
+    0, NULL, 0, 0, -1, HAMI_COMPUTE_NO_STREAM, NULL, NULL};
 
 /* A stable key (at least STABLE_SAMPLES measured, deviation within 1/16) is sampled 1 in
  * HAMI_COMPUTE_STABLE_PERIOD: a sample costs two event records and a query (microseconds on
@@ -885,12 +947,26 @@ int hami_compute_admit_vendor(int vendor, hami_region *region, int dev_slot, int
     tls_launch.slept_stream = HAMI_COMPUTE_NO_STREAM;
     /* a new key: its first two launches go at once (the second can chain behind the first);
      * the next ones wait for their measurements */
-    if (e && estimate == 0 &&
+    int pair_second = e && estimate == 0 && tls_launch.pair_entry == e &&
+                      tls_launch.pair_stream == event_stream;
+    int pair_first = 0;
+    tls_launch.pair_entry = NULL;
+    if (e && estimate == 0 && !pair_second &&
         atomic_load_explicit(&e->samples_inflight, memory_order_acquire) >= WARMUP_INFLIGHT_MAX) {
         throttled += wait_first_measurement(d, e, hami_now_ns());
         now = coarse_now_ns();
         chained = 0; /* it waited: others' work may have been queued meanwhile */
         estimate = atomic_load_explicit(&e->estimate_ns, memory_order_acquire);
+        if (estimate == 0) {
+            /* The wait timed out (the first samples wait behind a deep queue, or a long
+             * kernel): this launch is measured, unchained; the thread's next launch of the
+             * key on this stream follows it at once, chained, for another clean sample (the
+             * second launch's may have caught a neighbour still filling its queue, or a
+             * preemption between the two). */
+            tls_launch.pair_entry = e;
+            tls_launch.pair_stream = event_stream;
+            pair_first = 1;
+        }
     }
 
     /* sample this launch? */
@@ -933,11 +1009,15 @@ int hami_compute_admit_vendor(int vendor, hami_region *region, int dev_slot, int
             s = pool_claim(d);
             if (s) {
                 s->entry = e;
+                s->blind = estimate == 0;
                 if (e)
                     atomic_fetch_add_explicit(&e->samples_inflight, 1, memory_order_acq_rel);
             }
         }
     }
+
+    if (pair_first && s == NULL)
+        tls_launch.pair_entry = NULL; /* not measured: nothing to chain a clean sample to */
 
     /* The second launch of a new key (one measurement of it in flight, none done) does not
      * sleep for its tokens: it goes right behind the first, so that its sample is chained and
@@ -948,9 +1028,20 @@ int hami_compute_admit_vendor(int vendor, hami_region *region, int dev_slot, int
     if (estimate == 0) {
         estimate = device_fallback_ns(region, dev_slot, d);
         go_now = s != NULL && e != NULL &&
-                 atomic_load_explicit(&e->samples_done, memory_order_relaxed) == 0 &&
-                 atomic_load_explicit(&e->samples_inflight, memory_order_relaxed) == 2;
+                 ((atomic_load_explicit(&e->samples_done, memory_order_relaxed) == 0 &&
+                   atomic_load_explicit(&e->samples_inflight, memory_order_relaxed) == 2) ||
+                  pair_second);
         chained = go_now;
+    } else if (chained && s != NULL) {
+        /* A sampled chained launch goes at once too (its tokens are taken; the thread's next
+         * launch pays them).  The extra sleep that frees them is capped
+         * (CHAIN_EXTRA_SLEEP_MAX_NS): a launch costing more wall time than that at the cap
+         * would otherwise sleep again here, and its sample would hold whatever other
+         * containers queued meanwhile.  Beside a deep queue that is every sample: an
+         * estimate learned too high (15 ms for a 1 ms kernel at 30 %, 50 ms of wall time) was
+         * then never corrected -- it only ratcheted up through the raise window, holding a
+         * 30 % tenant near 0 %. */
+        go_now = 1;
     }
     uint64_t sleep_ns = hami_take_tokens(region, dev_slot, estimate, now);
     if (sleep_ns && !go_now) {
