@@ -18,6 +18,7 @@ in C, and read through :mod:`hami_core._native`.
 """
 from __future__ import annotations
 
+import operator
 import os
 import sys
 import time
@@ -158,6 +159,8 @@ def parse_size(value: Size) -> int:
     if isinstance(value, int):
         if value < 0:
             raise ValueError(f"'{value}': a size cannot be negative")
+        if value >= 1 << 64:
+            raise ValueError(f"'{value}': a size must be below 2^64 bytes")
         return value
     return int(_native.parse_size(str(value)))
 
@@ -397,25 +400,67 @@ def processes(region: Optional[str] = None, reclaim: bool = True) -> List[Proces
 
 def _select_devices(devs: List[dict], device: Union[None, int, str]) -> List[int]:
     """Positions in ``devs`` addressed by ``device``: None = all; an int or digit string = index;
-    other strings = UUID or a unique UUID prefix."""
+    other strings = UUID or a unique UUID prefix.  Never empty: a region without devices, an
+    unknown index and an unmatched or empty UUID raise :class:`DeviceNotFoundError`; a value of
+    another type (``True`` included) raises ValueError."""
+    if device is not None and not isinstance(device, str):
+        try:
+            if isinstance(device, bool):
+                raise TypeError
+            device = operator.index(device)
+        except TypeError:
+            raise ValueError(f"device {device!r}: expected an index (int) or a UUID (str)") from None
+    if not devs:
+        what = "" if device is None else f"device {device!r}: "
+        raise DeviceNotFoundError(f"{what}the region has no devices yet (no process has used one)")
     if device is None:
         return list(range(len(devs)))
-    if isinstance(device, int) or (isinstance(device, str) and device.isdigit()):
+    if isinstance(device, int) or device.isdigit():
         i = int(device)
         if 0 <= i < len(devs):
             return [i]
-        raise DeviceNotFoundError(
-            f"device {i}: the region has {len(devs)} device(s) (indexes 0..{len(devs) - 1})"
-            if devs else f"device {i}: the region has no devices yet (no process has used one)"
-        )
+        raise DeviceNotFoundError(f"device {i}: the region has {len(devs)} device(s) (indexes 0..{len(devs) - 1})")
+    if not device.strip():
+        raise DeviceNotFoundError(f"device {device!r}: an empty UUID matches no device")
     matches = [i for i, d in enumerate(devs) if d["uuid"] == device]
     if not matches:
-        matches = [i for i, d in enumerate(devs) if d["uuid"].lower().startswith(str(device).lower())]
+        matches = [i for i, d in enumerate(devs) if d["uuid"].lower().startswith(device.lower())]
     if len(matches) == 1:
         return matches
     if not matches:
         raise DeviceNotFoundError(f"device '{device}': no device of the region has this UUID or UUID prefix")
     raise DeviceNotFoundError(f"device '{device}': the prefix matches {len(matches)} devices; give more of the UUID")
+
+
+LimitChange = Tuple[Union[None, int, str], Optional[Size], Optional[Percent]]
+
+
+def _apply_limits(changes: Sequence[LimitChange], region: Optional[str]) -> List[DeviceUsage]:
+    """Apply ``(device, memory, compute)`` changes all or nothing: every value is parsed and
+    every device resolved against one reading of the region before anything is written.  The
+    changes apply in order (a later one wins for the devices it addresses)."""
+    parsed = []
+    for device, memory, compute in changes:
+        if memory is None and compute is None:
+            raise ValueError("nothing to set: give memory and/or compute")
+        parsed.append((device, parse_size(memory) if memory is not None else None,
+                       parse_percent(compute) if compute is not None else None))
+    if not parsed:
+        raise ValueError("nothing to set: give memory and/or compute")
+    with _open(region) as r:
+        devs, _ = _read(r, reclaim=False)
+        final: Dict[int, List[Optional[int]]] = {}
+        for device, mem, pct in parsed:          # resolve everything first: raises before any write
+            for i in _select_devices(devs, device):
+                slot = final.setdefault(i, [None, None])
+                if mem is not None:
+                    slot[0] = mem
+                if pct is not None:
+                    slot[1] = pct
+        for i, (mem, pct) in sorted(final.items()):
+            r.set_limits(int(devs[i]["slot"]), memory_limit_bytes=mem, compute_limit_pct=pct)
+        devs = r.devices()
+    return [_device_usage(i, d) for i, d in enumerate(devs)]
 
 
 def set_limits(
@@ -429,15 +474,12 @@ def set_limits(
     ``memory`` (size; 0 removes the cap) and ``compute`` (percent; 0 removes the cap) apply to
     ``device`` (index in the region, UUID or UUID prefix) or, with ``device=None``, to every
     device of the region.  A memory cap below current use refuses new allocations until use
-    falls under it; nothing is freed by force.  Returns the devices after the change."""
-    mem = parse_size(memory) if memory is not None else None
-    pct = parse_percent(compute) if compute is not None else None
-    with _open(region) as r:
-        devs, _ = _read(r, reclaim=False)
-        for i in _select_devices(devs, device):
-            r.set_limits(int(devs[i]["slot"]), memory_limit_bytes=mem, compute_limit_pct=pct)
-        devs = r.devices()
-    return [_device_usage(i, d) for i, d in enumerate(devs)]
+    falls under it; nothing is freed by force.  Returns the devices after the change.
+
+    Raises ValueError when neither ``memory`` nor ``compute`` is given (or a value, or the type
+    of ``device``, is bad) and :class:`DeviceNotFoundError` when no device is addressed (an
+    unknown index or UUID, or a region without devices yet); nothing is written then."""
+    return _apply_limits([(device, memory, compute)], region)
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ and ``sim`` otherwise the command's own exit code (128+N when it died of signal 
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -105,6 +106,13 @@ def _drop_vars(env: Dict[str, str], prefixes: Sequence[str]) -> None:
                 del env[key]
 
 
+def _check_region(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> Optional[str]:
+    """--region callback: an empty path is an error (it would silently mean the default region)."""
+    if value is not None and value == "":
+        raise Fail("--region '': expected a path (leave --region out for the default region)", 2)
+    return value
+
+
 # --------------------------------------------------------------------------------------------
 # The group
 
@@ -132,11 +140,11 @@ _PASSTHROUGH = {"ignore_unknown_options": True, "allow_interspersed_args": False
 
 @cli.command(context_settings=_PASSTHROUGH)
 @click.option("--memory", "-m", multiple=True, metavar="SIZE|DEV=SIZE",
-              help="Memory cap for every device, or for device ordinal DEV (repeatable). "
+              help="Memory cap (0 = none) for every device, or for device ordinal DEV (repeatable). "
                    "Sizes: 512m, 4g, 1536Mi, 2GB, bytes.")
 @click.option("--compute", "-c", multiple=True, metavar="PCT|DEV=PCT",
               help="Compute cap in percent of device time, 1-100 (0 = none), for every device or DEV.")
-@click.option("--region", metavar="PATH", help="Region file of this group of processes "
+@click.option("--region", metavar="PATH", callback=_check_region, help="Region file of this group of processes "
               "(default: $HAMI_REGION, else $TMPDIR/hami-<uid>.region).")
 @click.option("--policy", type=click.Choice(["force", "disable"]), help="force (default) or disable the caps.")
 @click.option("--log-level", type=click.Choice(["error", "warn", "info", "debug"]), help="Library log level.")
@@ -384,7 +392,7 @@ def status_text(path: str, devices: List[DeviceUsage], procs: List[ProcessUsage]
 
 
 @cli.command()
-@click.option("--region", metavar="PATH", help="Region file (default: $HAMI_REGION, else the default path).")
+@click.option("--region", metavar="PATH", callback=_check_region, help="Region file (default: $HAMI_REGION, else the default path).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (schema in the README).")
 @click.option("--interval", default=0.5, show_default=True, type=float, metavar="S",
               help="Seconds between the two readings of the compute counters (0: no sampling, rates shown as -).")
@@ -396,8 +404,8 @@ def status(region: Optional[str], as_json: bool, interval: float) -> None:
     threads, ns and % of the second).  The region keeps cumulative counters, so status reads
     them twice --interval seconds apart (0.5 s by default) and scales the difference to one
     second."""
-    if interval < 0:
-        raise Fail(f"--interval {interval}: expected 0 or a positive number of seconds", 2)
+    if not math.isfinite(interval) or interval < 0:
+        raise Fail(f"--interval {interval}: expected 0 or a positive, finite number of seconds", 2)
     path, devices, procs, rates = _sampled_snapshot(region, interval)
     if as_json:
         _echo_json(status_json(path, devices, procs, rates))
@@ -419,7 +427,7 @@ def _import_optional(module: str, what: str):  # noqa: ANN202 - a module object
 
 
 @cli.command()
-@click.option("--region", metavar="PATH", help="Region file (default: $HAMI_REGION, else the default path).")
+@click.option("--region", metavar="PATH", callback=_check_region, help="Region file (default: $HAMI_REGION, else the default path).")
 @click.option("--dir", "directory", metavar="PATH", help="Show every region file under this directory.")
 @click.option("--interval", default=1.0, show_default=True, type=float, help="Seconds between refreshes.")
 @click.option("--count", default=0, type=int, help="Stop after N refreshes (0 = until q or Ctrl-C).")
@@ -427,8 +435,8 @@ def top(region: Optional[str], directory: Optional[str], interval: float, count:
     """A live view of a region's devices and processes (or of every region under --dir):
     memory with bars, compute cap against use over the last second, throttled time.  Quits on
     q or Ctrl-C; plain periodic output when not on a terminal."""
-    if interval <= 0:
-        raise Fail(f"--interval {interval}: expected a positive number of seconds", 2)
+    if not math.isfinite(interval) or interval <= 0:
+        raise Fail(f"--interval {interval}: expected a positive, finite number of seconds", 2)
     if count < 0:
         raise Fail(f"--count {count}: expected 0 (forever) or a positive number", 2)
     if region and directory:
@@ -443,7 +451,7 @@ def top(region: Optional[str], directory: Optional[str], interval: float, count:
 
 
 @cli.command()
-@click.option("--region", metavar="PATH", help="Region file to check (default: $HAMI_REGION, else the default path).")
+@click.option("--region", metavar="PATH", callback=_check_region, help="Region file to check (default: $HAMI_REGION, else the default path).")
 @click.option("--env-only", is_flag=True, help="Check only the environment variables (what a container entrypoint does).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def doctor(region: Optional[str], env_only: bool, as_json: bool) -> int:
@@ -460,28 +468,33 @@ def doctor(region: Optional[str], env_only: bool, as_json: bool) -> int:
                    "as `status` shows it, or a UUID prefix).")
 @click.option("--compute", "-c", multiple=True, metavar="PCT|DEV=PCT",
               help="New compute cap in percent (0 = none); running processes follow at once.")
-@click.option("--region", metavar="PATH")
+@click.option("--region", metavar="PATH", callback=_check_region)
 @click.option("--json", "as_json", is_flag=True)
 def set_(memory: Tuple[str, ...], compute: Tuple[str, ...], region: Optional[str], as_json: bool) -> None:
-    """Change live limits; running processes follow without restart."""
-    from . import DeviceNotFoundError, set_limits
+    """Change live limits; running processes follow without restart.
+
+    All or nothing: every value is checked and every DEV resolved against one reading of the
+    region before anything is written."""
+    from . import DeviceNotFoundError, _apply_limits
 
     if not memory and not compute:
         raise Fail("nothing to set: give --memory SIZE|DEV=SIZE and/or --compute PCT|DEV=PCT", 2)
     mems = _parse_values("--memory", memory, "size", dev_is_ordinal=False)
     pcts = _parse_values("--compute", compute, "percent", dev_is_ordinal=False)
-    _snapshot(region)  # the region must exist and be readable: one clear message otherwise
+    path, devices, _ = _snapshot(region)  # the region must exist and be readable: one clear message otherwise
+    if not devices:
+        raise Fail(f"region {path} has no devices yet, so there is nothing to set: start a process under "
+                   "the library first (`hami-core run -- CMD`), or set limits at start with `hami-core run "
+                   "--memory/--compute`", 1)
     # global values first, then per-device ones (a per-device value wins for its device)
-    ordered = sorted(((dev, v, "m") for dev, v in mems), key=lambda t: t[0] is not None) + \
-        sorted(((dev, v, "c") for dev, v in pcts), key=lambda t: t[0] is not None)
+    changes = [(dev, v, None) for dev, v in mems if dev is None] + [(dev, v, None) for dev, v in mems if dev is not None] + \
+        [(dev, None, v) for dev, v in pcts if dev is None] + [(dev, None, v) for dev, v in pcts if dev is not None]
     try:
-        for dev, v, kind in ordered:
-            if kind == "m":
-                set_limits(memory=v, device=dev, region=region)
-            else:
-                set_limits(compute=v, device=dev, region=region)
+        _apply_limits(changes, region)
     except DeviceNotFoundError as e:
-        raise Fail(f"{e} (see `hami-core status`)", 2) from None
+        raise Fail(f"{e}; nothing was changed (see `hami-core status`)", 2) from None
+    except ValueError as e:
+        raise Fail(str(e), 2) from None
     except RegionError as e:
         raise Fail(str(e), 1) from None
     path, devices, procs = _snapshot(region)
@@ -497,11 +510,11 @@ def set_(memory: Tuple[str, ...], compute: Tuple[str, ...], region: Optional[str
 
 @cli.command(name="env")
 @click.option("--memory", "-m", multiple=True, metavar="SIZE|DEV=SIZE",
-              help="Memory cap for every device, or for device ordinal DEV (repeatable).")
+              help="Memory cap (0 = none) for every device, or for device ordinal DEV (repeatable).")
 @click.option("--compute", "-c", multiple=True, metavar="PCT|DEV=PCT",
               help="Compute cap in percent, 1-100 (0 = none), for every device or DEV (repeatable).")
 @click.option("--policy", type=click.Choice(["force", "disable"]), help="force (default) or disable the caps.")
-@click.option("--region", metavar="PATH", help="Region path inside the container (default /run/hami/hami.region).")
+@click.option("--region", metavar="PATH", callback=_check_region, help="Region path inside the container (default /run/hami/hami.region).")
 @click.option("--library", metavar="PATH",
               help="Also set LD_PRELOAD to this path and mount it (for images without the entrypoint).")
 @click.option("--format", "fmt", type=click.Choice(["shell", "docker", "k8s", "json"]), default="shell",

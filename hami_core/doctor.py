@@ -410,6 +410,22 @@ def check_preload(env: Optional[Mapping[str, str]] = None) -> List[Check]:
 # The region
 
 
+_REGION_MAGIC = b"HAMIRGN\0"  # HAMI_REGION_MAGIC with its NUL, the first 8 bytes of every region
+
+
+_NOT_A_REGION_FIX = ("{path} is not a hami-core region: point --region / HAMI_REGION at a hami-core region "
+                     "(or at a path where one can be created)")
+
+
+def _has_region_magic(path: str) -> bool:
+    """True when the file starts with the region magic (a hami-core region, whatever its layout)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(_REGION_MAGIC)) == _REGION_MAGIC
+    except OSError:
+        return False
+
+
 def check_region(region: Optional[str] = None) -> List[Check]:
     """The region file: where, whether it can be used, its format, stale processes, invalid limits."""
     from . import region_path
@@ -430,6 +446,10 @@ def check_region(region: Optional[str] = None) -> List[Check]:
     st = os.stat(path)
     mode = f"{st.st_mode & 0o777:03o}"
     if not os.access(path, os.R_OK | os.W_OK):
+        if os.access(path, os.R_OK) and not _has_region_magic(path):  # e.g. --region /etc/passwd
+            out.append(Check("region", FAIL, f"{path} (mode {mode}, owner uid {st.st_uid}) is not a hami-core region",
+                             _NOT_A_REGION_FIX.format(path=path)))
+            return out
         out.append(Check("region", FAIL, f"{path} (mode {mode}, owner uid {st.st_uid}) is not readable and writable "
                          "by this user: processes here cannot join it and fail closed",
                          f"chmod u+rw {path} (or run as uid {st.st_uid}), or use another HAMI_REGION"))
@@ -438,8 +458,11 @@ def check_region(region: Optional[str] = None) -> List[Check]:
     try:
         r = _native.Region(path, False)
     except RegionFormatError as e:
-        out.append(Check("region.format", FAIL, f"{e}: it is refused, never reinterpreted",
-                         f"when no process uses it, remove it (rm {path}); the next process creates a fresh one"))
+        if _has_region_magic(path):  # a hami-core region of another layout version (or damaged)
+            fix = f"when no process uses it, remove it (rm {path}); the next process creates a fresh one"
+        else:  # some other file: never suggest deleting it
+            fix = _NOT_A_REGION_FIX.format(path=path)
+        out.append(Check("region.format", FAIL, f"{e}: it is refused, never reinterpreted", fix))
         return out
     except RegionNotFoundError:
         out.append(Check("region.format", OK, f"{path} disappeared while being checked"))

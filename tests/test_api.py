@@ -202,3 +202,51 @@ def test_current_outside_and_inside_the_library(runner):
     assert cur["devices"][0]["used_bytes"] == 100 * MiB
     assert cur["process"]["used_bytes"] == {"0": 100 * MiB}
     assert j["meminfo"] == [GiB - 100 * MiB, GiB]
+
+
+# ---- reviewer findings: set_limits / parse_size / device selection -------------------------------
+
+def test_set_limits_needs_a_value_and_a_device(tmp_path):
+    path = tmp_path / "empty.region"
+    r = _native.Region(str(path), True)                        # a region with no devices yet
+    with pytest.raises(hami_core.DeviceNotFoundError, match="no devices yet"):
+        hami_core.set_limits(memory="1g", region=str(path))
+    with pytest.raises(hami_core.DeviceNotFoundError, match="no devices yet"):
+        hami_core.set_limits(compute=10, device=0, region=str(path))
+    r.close()
+    path2 = tmp_path / "r.region"
+    r, dev = _make_region(path2)
+    with pytest.raises(ValueError, match="nothing to set"):
+        hami_core.set_limits(region=str(path2))
+    with pytest.raises(ValueError, match="nothing to set"):
+        hami_core.set_limits(device=0, region=str(path2))
+    assert hami_core.usage(str(path2))[0].memory_limit_bytes == GiB
+    r.close()
+
+
+def test_set_limits_device_selector_types(tmp_path):
+    path = tmp_path / "r.region"
+    r, dev = _make_region(path)
+    r.device("cuda", "GPU-11111111-test", 16 * GiB, {"memory_limit_bytes": GiB})
+    for bad in (True, False, 1.0, b"GPU"):
+        with pytest.raises(ValueError, match="expected an index"):
+            hami_core.set_limits(memory="2g", device=bad, region=str(path))
+    for empty in ("", "  "):
+        with pytest.raises(hami_core.DeviceNotFoundError):
+            hami_core.set_limits(memory="2g", device=empty, region=str(path))
+    assert [u.memory_limit_bytes for u in hami_core.usage(str(path))] == [GiB, GiB]   # nothing written
+    [_, u1] = hami_core.set_limits(memory="2g", device=1, region=str(path))
+    assert u1.memory_limit_bytes == 2 * GiB
+    r.close()
+
+
+def test_parse_size_range():
+    assert hami_core.parse_size((1 << 64) - 1) == (1 << 64) - 1
+    for bad in (1 << 64, 1 << 70, -1):
+        with pytest.raises(ValueError) as e:
+            hami_core.parse_size(bad)
+        assert str(bad) in str(e.value)
+    with pytest.raises(ValueError):
+        hami_core.parse_size(str(1 << 64))
+    with pytest.raises(ValueError):
+        hami_core.Limits(memory=1 << 64)

@@ -160,6 +160,82 @@ def test_set_needs_a_value(runner, tmp_path):
     assert r.returncode == 2 and r.stderr.startswith("hami-core: --memory")
 
 
+def _one_device_region(path, limit=GiB):
+    from hami_core import _native
+
+    r = _native.Region(str(path), True)
+    r.device("cuda", "GPU-00000000-cli", 16 * GiB, {"memory_limit_bytes": limit, "compute_limit_pct": 0})
+    r.close()
+
+
+@pytest.mark.parametrize("args", [
+    ["--memory", "3g", "--memory", "5=2g"],                  # a later DEV that does not exist
+    ["--compute", "30", "--memory", "5=2g"],                 # another kind, same rule
+    ["--memory", "3g", "--compute", "GPU-ffff=10"],          # an unknown UUID prefix
+    ["--memory", "0=3g", "--memory", "1=2g"],                # a valid DEV, then an invalid one
+])
+def test_set_is_all_or_nothing(runner, tmp_path, args):
+    path = tmp_path / "one.region"
+    _one_device_region(path)
+    r = runner.hami("set", *args, "--region", str(path))
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert r.stderr.startswith("hami-core: device ") and r.stderr.count("\n") == 1, r.stderr
+    [u] = hami_core.usage(str(path))
+    assert u.memory_limit_bytes == GiB and u.compute_limit_pct == 0     # nothing was written
+    # per-device values still win over global ones, whatever their order on the command line
+    r = runner.hami("set", "--memory", "0=2g", "--memory", "3g", "--compute", "GPU-0000=20", "--compute", "50",
+                    "--region", str(path), "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)["devices"][0]
+    assert d["memory_limit_bytes"] == 2 * GiB and d["compute_limit_pct"] == 20
+
+
+def test_set_on_a_region_without_devices_fails(runner, tmp_path):
+    from hami_core import _native
+
+    path = tmp_path / "empty.region"
+    _native.Region(str(path), True).close()
+    r = runner.hami("set", "--memory", "1g", "--region", str(path))
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    assert r.stderr.startswith("hami-core: ") and "no devices yet" in r.stderr and r.stderr.count("\n") == 1
+    assert r.stdout == ""
+
+
+@pytest.mark.parametrize("cmd", [["status"], ["status", "--json"], ["top", "--count", "1"]])
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-1"])
+def test_interval_must_be_finite_and_not_negative(runner, tmp_path, cmd, value):
+    path = tmp_path / "one.region"
+    _one_device_region(path)
+    r = runner.hami(*cmd, "--interval", value, "--region", str(path), timeout=10)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert r.stderr.startswith("hami-core: --interval") and r.stderr.count("\n") == 1, r.stderr
+
+
+@pytest.mark.parametrize("cmd", [
+    ["run", "--region", "", "--", sys.executable, "-c", "pass"],
+    ["env", "--region", ""],
+    ["status", "--region", ""],
+    ["set", "--memory", "1g", "--region", ""],
+    ["doctor", "--region", ""],
+    ["top", "--count", "1", "--region", ""],
+])
+def test_empty_region_is_rejected(runner, cmd):
+    r = runner.hami(*cmd, timeout=10)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert r.stderr.startswith("hami-core: --region ''") and r.stderr.count("\n") == 1, r.stderr
+    assert r.stdout == ""
+
+
+@pytest.mark.parametrize("cmd", ["run", "env", "set"])
+def test_memory_help_says_zero_is_no_cap(runner, cmd):
+    r = runner.hami(cmd, "--help")
+    assert r.returncode == 0
+    text = " ".join(r.stdout.split())
+    options = text[text.index("Options:"):]
+    memory_help = options[options.index("--memory"):options.index("--compute")]
+    assert "0 = none" in memory_help, memory_help
+
+
 def test_debug_shows_traceback_only_when_asked(runner, tmp_path):
     bad = tmp_path / "bad.region"
     bad.write_bytes(b"x" * 64)

@@ -123,10 +123,25 @@ def test_corrupt_region_is_found(tmp_path):
     bad.write_bytes(b"NOTAREGION" + b"\0" * 8000)
     r = doctor("--region", str(bad), env=clean_env(), cwd=str(tmp_path))
     assert r.returncode == 1
-    assert "[FAIL] region.format" in r.stdout and str(bad) in r.stdout and "rm " in r.stdout
+    assert "[FAIL] region.format" in r.stdout and str(bad) in r.stdout
+    # not a hami-core region: never advise deleting it, point at a region instead
+    assert "rm " not in r.stdout and "HAMI_REGION" in r.stdout
+    # a hami-core region of another layout version (the magic matches): removing it is the fix
+    other = tmp_path / "old.region"
+    other.write_bytes(b"HAMIRGN\0" + (99).to_bytes(4, "little") + b"\0" * 8000)
+    j = checks(doctor("--json", "--region", str(other), env=clean_env(), cwd=str(tmp_path)).stdout)
+    assert j["region.format"]["status"] == "fail" and f"rm {other}" in j["region.format"]["fix"]
     noperm_dir = tmp_path / "nodir" / "x.region"
     j = checks(doctor("--json", "--region", str(noperm_dir), env=clean_env(), cwd=str(tmp_path)).stdout)
     assert j["region"]["status"] == "fail" and "mkdir -p" in j["region"]["fix"]
+
+
+def test_foreign_file_is_never_suggested_for_removal(tmp_path):
+    """`doctor --region /etc/passwd` must not advise `rm /etc/passwd`."""
+    j = checks(doctor("--json", "--region", "/etc/passwd", env=clean_env(), cwd=str(tmp_path)).stdout)
+    c = j.get("region.format") or j["region"]
+    assert c["status"] == "fail"
+    assert "rm " not in (c["fix"] or "") and "--region / HAMI_REGION" in c["fix"]
 
 
 def test_stale_process_is_found(runner, tmp_path):

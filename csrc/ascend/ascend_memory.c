@@ -22,7 +22,12 @@
  * layer and freed at the other is released once.
  *
  * Once: the acl* wrapper runs the real ACL function under the MEMORY guard (ascend_guard.h);
- * the rtMalloc/rtFree/... it descends into pass straight through.
+ * the rtMalloc/rtFree/... it descends into pass straight through, and so does an acl* memory
+ * wrapper entered under the guard (ACL calling its own exported acl* function, e.g.
+ * aclrtMallocCached -> aclrtMalloc): the outer call already counts those bytes.
+ * Impossible sizes: a request whose rounding overflows, or larger than the device's capacity
+ * (when the driver reported it), is refused with 207001 at once and charges nothing (a charge
+ * that big would make every other allocation on the device fail while the real call runs).
  *
  * Device: the thread's current device (aclrtGetDevice at the ACL layer, rtGetDevice at the
  * runtime layer); for physical allocations the device in the properties.  A thread without a
@@ -43,13 +48,23 @@
 #define ACL_ALIGN_BYTES 32ull
 #define ACL_MALLOC_PADDING_BYTES 32ull
 
-/* size rounded up to 32 (+ padding); UINT64_MAX (refused by any cap) when it overflows. */
-static uint64_t acl_charge_bytes(size_t size, uint64_t padding)
+/* size rounded up to 32 (+ padding) into *bytes; -1 when that overflows (no device can hold it:
+ * the wrapper refuses with 207001 at once and charges nothing, so the region never holds a
+ * charge that would make every other allocation on the device fail while the real call runs). */
+static int acl_charge_bytes(size_t size, uint64_t padding, uint64_t *bytes)
 {
     uint64_t s = (uint64_t)size;
     if (s > UINT64_MAX - (ACL_ALIGN_BYTES - 1) - padding)
-        return UINT64_MAX;
-    return (s + ACL_ALIGN_BYTES - 1) / ACL_ALIGN_BYTES * ACL_ALIGN_BYTES + padding;
+        return -1;
+    *bytes = (s + ACL_ALIGN_BYTES - 1) / ACL_ALIGN_BYTES * ACL_ALIGN_BYTES + padding;
+    return 0;
+}
+
+/* 1 when `bytes` exceeds the device's whole capacity (when the driver reported it): the
+ * allocation cannot succeed, so it is refused with 207001 without charging (same reason). */
+static int larger_than_card(const hami_hook_device *dev, uint64_t bytes)
+{
+    return dev && dev->card_total_bytes && bytes > dev->card_total_bytes;
 }
 
 /* After the real call (hami_hook_alloc_end): the library's code, or 207001 when the allocation
@@ -95,13 +110,18 @@ static void undo_rt_physical(uint64_t key)
 /* ----------------------------------------------------------------- ACL device memory -- */
 
 static aclError acl_malloc(aclrtMalloc_fn real, const char *api, void **devPtr, size_t size,
-                           aclrtMemMallocPolicy policy, uint64_t charge_bytes)
+                           aclrtMemMallocPolicy policy, uint64_t padding)
 {
     if (!real)
         return HAMI_ACL_NO_LIBRARY;
+    if (hami_ascend_guarded(HAMI_ASCEND_GUARD_MEMORY))
+        return real(devPtr, size, policy); /* ACL calling its own acl*: counted by the outer call */
+    uint64_t charge_bytes;
+    hami_hook_device *dev = hami_ascend_current_device(HAMI_ASCEND_LAYER_ACL);
+    if (acl_charge_bytes(size, padding, &charge_bytes) != 0 || larger_than_card(dev, charge_bytes))
+        return HAMI_ACL_OOM;
     hami_hook_pending_alloc p;
-    if (hami_hook_alloc_begin(hami_ascend_current_device(HAMI_ASCEND_LAYER_ACL), charge_bytes,
-                              api, &p) != 0)
+    if (hami_hook_alloc_begin(dev, charge_bytes, api, &p) != 0)
         return HAMI_ACL_OOM;
     unsigned guard = hami_ascend_guard_enter(HAMI_ASCEND_GUARD_MEMORY);
     aclError rc = real(devPtr, size, policy);
@@ -113,19 +133,19 @@ static aclError acl_malloc(aclrtMalloc_fn real, const char *api, void **devPtr, 
 aclError aclrtMalloc(void **devPtr, size_t size, aclrtMemMallocPolicy policy)
 {
     return acl_malloc(HAMI_REAL(aclrtMalloc), "aclrtMalloc", devPtr, size, policy,
-                      acl_charge_bytes(size, ACL_MALLOC_PADDING_BYTES));
+                      ACL_MALLOC_PADDING_BYTES);
 }
 
 aclError aclrtMallocCached(void **devPtr, size_t size, aclrtMemMallocPolicy policy)
 {
     return acl_malloc(HAMI_REAL(aclrtMallocCached), "aclrtMallocCached", devPtr, size, policy,
-                      acl_charge_bytes(size, ACL_MALLOC_PADDING_BYTES));
+                      ACL_MALLOC_PADDING_BYTES);
 }
 
 aclError aclrtMallocAlign32(void **devPtr, size_t size, aclrtMemMallocPolicy policy)
 {
     return acl_malloc(HAMI_REAL(aclrtMallocAlign32), "aclrtMallocAlign32", devPtr, size, policy,
-                      acl_charge_bytes(size, 0));
+                      0);
 }
 
 aclError aclrtMallocWithCfg(void **devPtr, size_t size, aclrtMemMallocPolicy policy,
@@ -134,10 +154,15 @@ aclError aclrtMallocWithCfg(void **devPtr, size_t size, aclrtMemMallocPolicy pol
     aclrtMallocWithCfg_fn real = HAMI_REAL(aclrtMallocWithCfg);
     if (!real)
         return HAMI_ACL_NO_LIBRARY;
+    if (hami_ascend_guarded(HAMI_ASCEND_GUARD_MEMORY))
+        return real(devPtr, size, policy, cfg);
+    uint64_t charge_bytes;
+    hami_hook_device *dev = hami_ascend_current_device(HAMI_ASCEND_LAYER_ACL);
+    if (acl_charge_bytes(size, ACL_MALLOC_PADDING_BYTES, &charge_bytes) != 0 ||
+        larger_than_card(dev, charge_bytes))
+        return HAMI_ACL_OOM;
     hami_hook_pending_alloc p;
-    if (hami_hook_alloc_begin(hami_ascend_current_device(HAMI_ASCEND_LAYER_ACL),
-                              acl_charge_bytes(size, ACL_MALLOC_PADDING_BYTES),
-                              "aclrtMallocWithCfg", &p) != 0)
+    if (hami_hook_alloc_begin(dev, charge_bytes, "aclrtMallocWithCfg", &p) != 0)
         return HAMI_ACL_OOM;
     unsigned guard = hami_ascend_guard_enter(HAMI_ASCEND_GUARD_MEMORY);
     aclError rc = real(devPtr, size, policy, cfg);
@@ -151,6 +176,8 @@ aclError aclrtFree(void *devPtr)
     aclrtFree_fn real = HAMI_REAL(aclrtFree);
     if (!real)
         return HAMI_ACL_NO_LIBRARY;
+    if (hami_ascend_guarded(HAMI_ASCEND_GUARD_MEMORY))
+        return real(devPtr);
     hami_alloc_record record;
     uint64_t key = (uintptr_t)devPtr;
     hami_hook_forget_begin(ASCEND_ALLOC_DEVPTR, key, &record);
@@ -169,9 +196,13 @@ aclError aclrtMallocPhysical(aclrtDrvMemHandle *handle, size_t size,
     aclrtMallocPhysical_fn real = HAMI_REAL(aclrtMallocPhysical);
     if (!real)
         return HAMI_ACL_NO_LIBRARY;
+    if (hami_ascend_guarded(HAMI_ASCEND_GUARD_MEMORY))
+        return real(handle, size, prop, flags);
     hami_hook_device *dev = NULL;
     if (prop && prop->location.type == ACL_MEM_LOCATION_TYPE_DEVICE)
         dev = hami_ascend_device((int32_t)prop->location.id);
+    if (larger_than_card(dev, size))
+        return HAMI_ACL_OOM;
     hami_hook_pending_alloc p;
     if (hami_hook_alloc_begin(dev, size, "aclrtMallocPhysical", &p) != 0)
         return HAMI_ACL_OOM;
@@ -187,6 +218,8 @@ aclError aclrtFreePhysical(aclrtDrvMemHandle handle)
     aclrtFreePhysical_fn real = HAMI_REAL(aclrtFreePhysical);
     if (!real)
         return HAMI_ACL_NO_LIBRARY;
+    if (hami_ascend_guarded(HAMI_ASCEND_GUARD_MEMORY))
+        return real(handle);
     hami_alloc_record record;
     uint64_t key = (uintptr_t)handle;
     hami_hook_forget_begin(ASCEND_ALLOC_PHYSICAL, key, &record);
@@ -206,9 +239,11 @@ rtError_t rtMalloc(void **devPtr, uint64_t size, rtMemType_t type, uint16_t modu
         return HAMI_RT_NO_LIBRARY;
     if (hami_ascend_guarded(HAMI_ASCEND_GUARD_MEMORY))
         return real(devPtr, size, type, moduleId); /* counted by the acl* wrapper */
+    hami_hook_device *dev = hami_ascend_current_device(HAMI_ASCEND_LAYER_RT);
+    if (larger_than_card(dev, size))
+        return HAMI_ACL_OOM;
     hami_hook_pending_alloc p;
-    if (hami_hook_alloc_begin(hami_ascend_current_device(HAMI_ASCEND_LAYER_RT), size, "rtMalloc",
-                              &p) != 0)
+    if (hami_hook_alloc_begin(dev, size, "rtMalloc", &p) != 0)
         return HAMI_ACL_OOM;
     rtError_t rc = real(devPtr, size, type, moduleId);
     return settle(&p, rc, ASCEND_ALLOC_DEVPTR,
@@ -241,6 +276,8 @@ rtError_t rtMallocPhysical(rtDrvMemHandle *handle, size_t size, rtDrvMemProp_t *
     hami_hook_device *dev = NULL;
     if (prop && prop->side == 1) /* 1: device memory; 0: host */
         dev = hami_ascend_device((int32_t)prop->devid);
+    if (larger_than_card(dev, size))
+        return HAMI_ACL_OOM;
     hami_hook_pending_alloc p;
     if (hami_hook_alloc_begin(dev, size, "rtMallocPhysical", &p) != 0)
         return HAMI_ACL_OOM;
