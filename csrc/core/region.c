@@ -19,6 +19,11 @@
  *   reconcile: at a moment when no slot has an op in flight and none is being reclaimed, the
  *   device counter is set to the sum of the slots (only ever lowered, with a CAS against the
  *   value read first, so a concurrent op makes it retry later rather than lose bytes).
+ * - An op enters its window only while the slot is still this handle's LIVE slot (checked
+ *   after the inflight increment); hami_region_leave moves the slot to RECLAIMING, then waits
+ *   (bounded, sleeping) for inflight to drain before it drains the bytes and frees the slot,
+ *   so an exiting process's racing thread can neither strand bytes in a FREE slot nor touch
+ *   the slot's next owner.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +35,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hami/clock.h"
@@ -46,6 +52,12 @@ struct hami_region {
      * return without touching limits (the stale-region rule applies to a process's first
      * registration only). */
     _Atomic uint64_t registered;
+    /* The pid that joined through this handle (0: none yet): charges and releases go through
+     * only while their slot's state word is hami_slot_word(joined_pid, LIVE), so a thread
+     * still holding a slot number after hami_region_leave (process exit racing a charge)
+     * cannot touch the slot once it is left or claimed by another process.  Process-local
+     * (a fork child's copy changes when the child joins), not part of the file. */
+    _Atomic pid_t joined_pid;
     char path[PATH_MAX];
 };
 
@@ -280,6 +292,7 @@ int hami_region_open(const char *path, int create, hami_region **out, char *err,
     r->fd = -1;
     r->map_bytes = sizeof(region_layout);
     atomic_init(&r->registered, 0);
+    atomic_init(&r->joined_pid, 0);
 
     int rc = open_existing(path, r, err, errlen);
     /* Two rounds: the file may vanish between our failed create and our open (an operator
@@ -436,10 +449,14 @@ static uint64_t saturating_sub(_Atomic uint64_t *counter, uint64_t bytes)
 
 /* Give every byte a slot holds back to the devices, exactly once per byte (exchange to zero),
  * and clear its counters.  The caller owns the slot in RECLAIMING state.  Resumable: a
- * reclaimer that dies half-way leaves the rest for the next one. */
-static void drain_slot(hami_region *r, region_proc *p)
+ * reclaimer that dies half-way leaves the rest for the next one.  `owner_dead`: the owner died,
+ * possibly mid-op, so its inflight count is reset (and a reconcile requested when it was not
+ * zero).  A leaving owner has waited for inflight 0 instead and must not write it: a thread of
+ * its own may still be between the increment and decrement of a charge it backs out of (it
+ * sees the slot is no longer LIVE), and a reset there would leave the counter wrapped. */
+static void drain_slot(hami_region *r, region_proc *p, int owner_dead)
 {
-    if (atomic_exchange_explicit(&p->inflight, 0, memory_order_seq_cst) != 0)
+    if (owner_dead && atomic_exchange_explicit(&p->inflight, 0, memory_order_seq_cst) != 0)
         atomic_fetch_add_explicit(&r->map->header.reconcile_requests, 1, memory_order_seq_cst);
     for (int d = 0; d < HAMI_MAX_DEVICES; d++) {
         uint64_t held = atomic_exchange_explicit(&p->used_bytes[d], 0, memory_order_acq_rel);
@@ -460,7 +477,7 @@ static int take_over_dead_slot(hami_region *r, region_proc *p, uint64_t word, pi
     if (!atomic_compare_exchange_strong_explicit(&p->state, &word, mine, memory_order_acq_rel,
                                                  memory_order_acquire))
         return 0;
-    drain_slot(r, p);
+    drain_slot(r, p, 1);
     return 1;
 }
 
@@ -663,6 +680,21 @@ static void mark_registered(hami_region *r, int slot, pid_t me)
     }
 }
 
+/* Under the registry lock: if the entry at device_count is already PUBLISHED (its registrant
+ * died between the two stores), count it.  1 when it did. */
+static int adopt_published_past_count(hami_region *r)
+{
+    uint32_t count = atomic_load_explicit(&r->map->header.device_count, memory_order_acquire);
+    if (count >= HAMI_MAX_DEVICES ||
+        atomic_load_explicit(&r->map->devices[count].state, memory_order_acquire) !=
+            HAMI_DEV_PUBLISHED)
+        return 0;
+    /* the registrant may have died before setting the entry's compute mask bit */
+    update_compute_mask(r, (int)count);
+    atomic_store_explicit(&r->map->header.device_count, count + 1, memory_order_release);
+    return 1;
+}
+
 static int registered_by_me(hami_region *r, int slot, pid_t me)
 {
     uint64_t cur = atomic_load_explicit(&r->registered, memory_order_acquire);
@@ -684,6 +716,14 @@ int hami_region_device(hami_region *r, int vendor, const char *uuid, uint64_t ca
     if (rc != HAMI_OK)
         return rc;
     slot = find_published(r, vendor, uuid);
+    /* A registrant killed after publishing entry `count` but before bumping device_count left
+     * a complete entry past the count (its state store came after every field it wrote).  It
+     * is adopted, not rewritten: device_at accepts an entry by its state alone, so anything
+     * holding that slot number may be charging it (a rewrite zeroes used_bytes under it) and
+     * a lock-free reader could see a torn uuid.  Once it is counted the search may find it:
+     * it is then this device's entry; otherwise the next free entry is taken as usual. */
+    while (slot < 0 && adopt_published_past_count(r))
+        slot = find_published(r, vendor, uuid);
     if (slot >= 0) {
         region_device *d = &r->map->devices[slot];
         if (card_total_bytes != 0)
@@ -745,18 +785,17 @@ static int finish_claim(region_proc *p, int index, pid_t me, uint64_t start_time
         atomic_store_explicit(&p->used_bytes[d], 0, memory_order_relaxed);
         atomic_store_explicit(&p->busy_ns[d], 0, memory_order_relaxed);
     }
-    atomic_store_explicit(&p->inflight, 0, memory_order_relaxed);
+    /* inflight is 0 already: a dead owner's was reset by drain_slot, a leaving owner waited
+     * for 0.  It is not stored: a straggling thread of the previous owner may be between the
+     * increment and decrement of a charge it backs out of, and a store would wrap it. */
     atomic_store_explicit(&p->start_time, start_time, memory_order_relaxed);
     atomic_store_explicit(&p->heartbeat_ns, hami_now_ns(), memory_order_relaxed);
     atomic_store_explicit(&p->state, hami_slot_word(me, HAMI_SLOT_LIVE), memory_order_release);
     return index;
 }
 
-int hami_region_join(hami_region *r)
+static int join_slot(hami_region *r, pid_t me)
 {
-    if (r == NULL)
-        return HAMI_E_INVALID;
-    pid_t me = getpid();
     uint64_t start_time = self_start_time();
     uint64_t claiming = hami_slot_word(me, HAMI_SLOT_CLAIMING);
     int first = (int)((unsigned)me % HAMI_MAX_PROCS);
@@ -795,18 +834,53 @@ int hami_region_join(hami_region *r)
     return HAMI_E_FULL;
 }
 
+int hami_region_join(hami_region *r)
+{
+    if (r == NULL)
+        return HAMI_E_INVALID;
+    pid_t me = getpid();
+    int slot = join_slot(r, me);
+    if (slot >= 0)
+        atomic_store_explicit(&r->joined_pid, me, memory_order_release);
+    return slot;
+}
+
+/* How long hami_region_leave waits for this process's in-flight charges and releases (each is
+ * a few atomics: only a preempted thread takes longer) before it gives up leaving. */
+#define LEAVE_WAIT_STEP_NS 100000ull /* 0.1 ms */
+#define LEAVE_WAIT_STEPS 1000        /* 100 ms in all */
+
 void hami_region_leave(hami_region *r, int proc_slot)
 {
     region_proc *p = proc_at(r, proc_slot);
     if (p == NULL)
         return;
-    uint64_t live = hami_slot_word(getpid(), HAMI_SLOT_LIVE);
+    pid_t me = getpid();
+    uint64_t live = hami_slot_word(me, HAMI_SLOT_LIVE);
+    uint64_t reclaiming = hami_slot_word(me, HAMI_SLOT_RECLAIMING);
     uint64_t word = live;
-    if (!atomic_compare_exchange_strong_explicit(&p->state, &word,
-                                                 hami_slot_word(getpid(), HAMI_SLOT_RECLAIMING),
-                                                 memory_order_acq_rel, memory_order_acquire))
+    /* RECLAIMING first: from here on a charge or release of ours that has not yet checked the
+     * state backs out (charge_once / hami_release_memory: inflight up, then state check; we:
+     * state, then inflight; both seq_cst, so one of the two sees the other).  Those already
+     * past the check are counted in inflight: wait for them, so their bytes land in the slot
+     * before it is drained rather than in a FREE slot that the next claimer would zero. */
+    if (!atomic_compare_exchange_strong_explicit(&p->state, &word, reclaiming,
+                                                 memory_order_seq_cst, memory_order_acquire))
         return; /* not ours (a forked child holding the parent's slot number): leave it be */
-    drain_slot(r, p);
+    for (int i = 0; atomic_load_explicit(&p->inflight, memory_order_seq_cst) != 0; i++) {
+        if (i == LEAVE_WAIT_STEPS) {
+            /* A thread stuck mid-op (stopped, or a counter wrapped by an older library):
+             * stay attached.  Once this process is gone its slot is reclaimed as any dead
+             * process's (LIVE keeps the start time that makes the death check exact), and
+             * the reclaimer's reconcile settles whatever was in flight. */
+            atomic_compare_exchange_strong_explicit(&p->state, &reclaiming, live,
+                                                    memory_order_seq_cst, memory_order_relaxed);
+            return;
+        }
+        struct timespec ts = {0, (long)LEAVE_WAIT_STEP_NS};
+        nanosleep(&ts, NULL);
+    }
+    drain_slot(r, p, 0);
     atomic_store_explicit(&p->state, hami_slot_word(0, HAMI_SLOT_FREE), memory_order_release);
 }
 
@@ -841,12 +915,30 @@ static int try_reserve(region_device *d, uint64_t bytes, int capped, uint64_t *u
     }
 }
 
-/* One attempt: reserve on the device, then record in the slot, inside the slot's inflight
- * window so a reconciler never sees the two counters torn. */
-static int charge_once(region_device *d, region_proc *p, int dev_slot, uint64_t bytes,
-                       int capped, uint64_t *used_seen, uint64_t *limit_seen)
+/* Enter the slot's inflight window; 0 (window not entered) when the slot is not this
+ * handle's LIVE slot any more (left, or claimed by another process since).  The increment
+ * comes before the state check, both seq_cst, so hami_region_leave (state, then inflight)
+ * either waits for us or we back out: no op lands in a slot after it is drained.  One extra
+ * load, on the cache line the increment already owns. */
+static int enter_slot(hami_region *r, region_proc *p)
 {
     atomic_fetch_add_explicit(&p->inflight, 1, memory_order_seq_cst);
+    pid_t owner = atomic_load_explicit(&r->joined_pid, memory_order_acquire);
+    uint64_t word = atomic_load_explicit(&p->state, memory_order_seq_cst);
+    if (__builtin_expect(owner != 0 && word == hami_slot_word(owner, HAMI_SLOT_LIVE), 1))
+        return 1;
+    atomic_fetch_sub_explicit(&p->inflight, 1, memory_order_seq_cst);
+    return 0;
+}
+
+/* One attempt: reserve on the device, then record in the slot, inside the slot's inflight
+ * window so a reconciler never sees the two counters torn.  1 charged, 0 over the cap, -1 the
+ * slot is not ours (nothing charged). */
+static int charge_once(hami_region *r, region_device *d, region_proc *p, int dev_slot,
+                       uint64_t bytes, int capped, uint64_t *used_seen, uint64_t *limit_seen)
+{
+    if (!enter_slot(r, p))
+        return -1;
     int ok = try_reserve(d, bytes, capped, used_seen, limit_seen);
     if (ok)
         atomic_fetch_add_explicit(&p->used_bytes[dev_slot], bytes, memory_order_seq_cst);
@@ -871,13 +963,15 @@ int hami_charge_memory(hami_region *r, int dev_slot, int proc_slot, uint64_t byt
     }
     int capped = !(flags & HAMI_DEVF_POLICY_DISABLE);
     uint64_t used_seen = 0, limit_seen = 0;
-    int ok = charge_once(d, p, dev_slot, bytes, capped, &used_seen, &limit_seen);
-    if (!ok) {
+    int ok = charge_once(r, d, p, dev_slot, bytes, capped, &used_seen, &limit_seen);
+    if (ok == 0) {
         /* Dead processes' bytes (and a reconcile they requested) may be what is in the way. */
         hami_region_reclaim_dead(r);
-        ok = charge_once(d, p, dev_slot, bytes, capped, &used_seen, &limit_seen);
+        ok = charge_once(r, d, p, dev_slot, bytes, capped, &used_seen, &limit_seen);
     }
-    if (!ok) {
+    if (ok < 0)
+        return HAMI_E_INVALID; /* the slot was left (process exit) or is not this process's */
+    if (ok == 0) {
         if (in_use_bytes)
             *in_use_bytes = used_seen;
         if (limit_bytes)
@@ -894,7 +988,8 @@ void hami_release_memory(hami_region *r, int dev_slot, int proc_slot, uint64_t b
     region_proc *p = proc_at(r, proc_slot);
     if (d == NULL || p == NULL || bytes == 0)
         return;
-    atomic_fetch_add_explicit(&p->inflight, 1, memory_order_seq_cst);
+    if (!enter_slot(r, p))
+        return; /* left (its bytes went back when it was drained) or another process's */
     uint64_t take = saturating_sub(&p->used_bytes[dev_slot], bytes);
     if (take != 0)
         saturating_sub(&d->used_bytes, take);

@@ -80,6 +80,67 @@ static int grow(alloc_shard *s)
     return 0;
 }
 
+/* Fault injection for tests: inserts left to fail.  One relaxed load per insert (already
+ * under a mutex), zero outside tests. */
+static _Atomic uint32_t test_failing_inserts;
+
+void hami_alloc_table_test_fail_inserts(uint32_t n)
+{
+    atomic_store_explicit(&test_failing_inserts, n, memory_order_relaxed);
+}
+
+static int test_insert_fails(void)
+{
+    uint32_t n = atomic_load_explicit(&test_failing_inserts, memory_order_relaxed);
+    while (__builtin_expect(n != 0, 0)) {
+        if (atomic_compare_exchange_weak_explicit(&test_failing_inserts, &n, n - 1,
+                                                  memory_order_relaxed, memory_order_relaxed))
+            return 1;
+    }
+    return 0;
+}
+
+/* Under the shard lock: 1 when (kind, key) is present. */
+static int present_locked(const alloc_shard *s, uint64_t h, uint32_t kind, uint64_t key)
+{
+    return s->count != 0 && s->entries[probe(s, h, kind, key)].kind != HAMI_ALLOC_NONE;
+}
+
+/* Under the shard lock: make room for one more entry.  0, or -1 (nothing changed). */
+static int reserve_locked(alloc_shard *s)
+{
+    if (test_insert_fails())
+        return -1;
+    /* Keep the load factor at or below 1/2. */
+    if ((s->count + 1) * 2 > s->capacity && grow(s) != 0)
+        return -1;
+    return 0;
+}
+
+int hami_alloc_table_insert_absent(uint32_t kind, uint64_t key, uint64_t bytes,
+                                   int32_t region_slot)
+{
+    uint64_t h = hash_key(kind, key);
+    alloc_shard *s = shard_of(h);
+    int rc = 0;
+    pthread_mutex_lock(&s->lock);
+    if (present_locked(s, h, kind, key)) {
+        rc = 1;
+    } else if (reserve_locked(s) != 0) {
+        rc = -1;
+    } else {
+        alloc_entry *e = &s->entries[probe(s, h, kind, key)];
+        e->key = key;
+        e->bytes = bytes;
+        e->region_slot = region_slot;
+        e->kind = kind;
+        s->count++;
+        atomic_fetch_add_explicit(&record_count, 1, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
 int hami_alloc_table_insert(uint32_t kind, uint64_t key, uint64_t bytes, int32_t region_slot,
                             hami_alloc_record *replaced)
 {
@@ -87,8 +148,7 @@ int hami_alloc_table_insert(uint32_t kind, uint64_t key, uint64_t bytes, int32_t
     alloc_shard *s = shard_of(h);
     replaced->kind = HAMI_ALLOC_NONE;
     pthread_mutex_lock(&s->lock);
-    /* Keep the load factor at or below 1/2. */
-    if ((s->count + 1) * 2 > s->capacity && grow(s) != 0) {
+    if (reserve_locked(s) != 0) {
         pthread_mutex_unlock(&s->lock);
         return -1;
     }

@@ -36,6 +36,12 @@ typedef struct hami_alloc_record {
 int hami_alloc_table_insert(uint32_t kind, uint64_t key, uint64_t bytes, int32_t region_slot,
                             hami_alloc_record *replaced);
 
+/* Insert (kind, key) -> record only when the key is absent.  Returns 0 when inserted, 1 when
+ * the key is already present (nothing changed: that record stays), -1 when memory for the
+ * table could not be allocated (nothing inserted). */
+int hami_alloc_table_insert_absent(uint32_t kind, uint64_t key, uint64_t bytes,
+                                   int32_t region_slot);
+
 /* Remove (kind, key) and return its record in *out; returns 1 when found, 0 when absent. */
 int hami_alloc_table_remove(uint32_t kind, uint64_t key, hami_alloc_record *out);
 
@@ -49,5 +55,9 @@ uint64_t hami_alloc_table_count(void);
  * shard locks usable again even if another parent thread held one at fork time.  The parent's
  * table memory is abandoned, not freed (it may have been mid-update).  Async-signal-safe. */
 void hami_alloc_table_reset_in_child(void);
+
+/* Test hook (hidden, like everything in libhami.so but the hooks): the next `n` inserts fail
+ * as if the table could not grow. */
+void hami_alloc_table_test_fail_inserts(uint32_t n);
 
 #endif

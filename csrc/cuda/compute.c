@@ -55,15 +55,28 @@
  * claimers CAS `tail` while tail - head < size; the harvester alone advances `head` over
  * finished slots.  A slot's plain fields are handed over by release/acquire on its state word.
  *
- * Stream capture: a sampled launch first asks cuStreamIsCapturing; a launch into a capturing
- * stream is not metered (the graph launch will be).  Harvests run with the thread's capture
- * mode exchanged to RELAXED so that our event queries never invalidate another thread's
- * global-mode capture.
+ * Stream capture: a launch into a capturing stream is not metered (the graph launch will be):
+ * no tokens, no sample, no count.  The capture hooks (launch.c) keep a process-wide count of
+ * captures in progress (hami_compute_capture_begin/end); only while it is non-zero does a
+ * launch ask cuStreamIsCapturing (one relaxed load otherwise).  A sampled launch asks too
+ * whatever the count (a capture begun through an entry point we do not hook).  Harvests run
+ * with the thread's capture mode exchanged to RELAXED so that our event queries never
+ * invalidate another thread's global-mode capture.
+ *
+ * Context teardown: cuCtxDestroy, cuDevicePrimaryCtxReset and the last
+ * cuDevicePrimaryCtxRelease destroy every event of the context, and the next context may have
+ * the same handle (a primary context keeps it; a new one may get the freed address).  The
+ * hooks (cuda_device.c) bracket the real call with hami_compute_context_teardown_begin/end:
+ * harvests are held off meanwhile (every device's harvest try-lock is taken) and a destroyed
+ * context bumps a process-wide generation.  A slot remembers the generation its events were
+ * created under; events of an older generation are never queried, recorded or destroyed again
+ * (they went with their context): the slot creates new ones.
  */
 #include "compute.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
@@ -92,6 +105,7 @@ typedef struct sample_slot {
     void *start_event;      /* CUevent / aclrtEvent */
     void *end_event;
     void *ctx;              /* the context the two events were created in */
+    uint64_t ctx_gen;       /* context_generation when they were created */
     cost_entry *entry;      /* NULL: table full, only the device average learns */
     hami_region *region;
     uint64_t estimate_ns;
@@ -116,6 +130,12 @@ _Static_assert((HAMI_COMPUTE_STABLE_PERIOD & (HAMI_COMPUTE_STABLE_PERIOD - 1)) =
 
 static cost_entry cost_table[HAMI_COMPUTE_TABLE_SIZE];
 static compute_device devices[HAMI_MAX_DEVICES];
+
+/* Bumped when a context was destroyed (see the header comment); captures in progress. */
+static _Atomic uint64_t context_generation;
+static _Atomic int captures_active;
+/* This thread holds every harvest try-lock (nested teardown hooks take them once). */
+static __thread int teardown_depth __attribute__((tls_model("initial-exec")));
 
 /* Samples a warming key may have in flight at once (the rest of its launches are unsampled). */
 #define WARMUP_INFLIGHT_MAX 2u
@@ -595,6 +615,8 @@ static void harvest(compute_device *d, unsigned max_scan)
     int exchanged = dr && dr->exchange_capture_mode &&
                     dr->exchange_capture_mode(&mode) == CUDA_SUCCESS;
 
+    /* read under the try-lock: a teardown bumps it before it lets harvests run again */
+    uint64_t gen = atomic_load_explicit(&context_generation, memory_order_acquire);
     uint64_t head = atomic_load_explicit(&d->head, memory_order_relaxed);
     uint64_t tail = atomic_load_explicit(&d->tail, memory_order_acquire);
     unsigned scanned = 0;
@@ -604,7 +626,9 @@ static void harvest(compute_device *d, unsigned max_scan)
             continue;
         scanned++;
         uint64_t measured = 0;
-        int rc = ops_event_elapsed(vendor, s->start_event, s->end_event, &measured);
+        int live = s->ctx_gen == gen; /* else its events went with their context */
+        int rc = live ? ops_event_elapsed(vendor, s->start_event, s->end_event, &measured)
+                      : EV_ERROR;
         if (rc == EV_NOT_READY)
             continue;
         if (rc == EV_DONE) {
@@ -613,9 +637,14 @@ static void harvest(compute_device *d, unsigned max_scan)
             hami_charge_back(s->region, dev_slot, delta);
             hami_count_launch(s->region, dev_slot, s->proc_slot, used, s->throttled_ns);
         } else {
-            /* the events are unusable (context gone?): count the estimate, recreate later */
+            /* the events are unusable (context gone?): count the estimate, recreate later;
+             * destroy them while their context lives (same generation), else they are gone */
             hami_count_launch(s->region, dev_slot, s->proc_slot, s->estimate_ns,
                               s->throttled_ns);
+            if (live) {
+                ops_event_destroy(vendor, s->start_event);
+                ops_event_destroy(vendor, s->end_event);
+            }
             s->ctx = NULL;
             s->start_event = s->end_event = NULL;
         }
@@ -682,10 +711,15 @@ static int slot_events_ready(int vendor, sample_slot *s)
     void *ctx = NULL;
     if (ops_ctx_current(vendor, &ctx) != 0 || ctx == NULL)
         return -1;
-    if (s->ctx == ctx && s->start_event && s->end_event)
+    /* read before the events are created: a teardown meanwhile makes them stale, not us
+     * believe stale ones current */
+    uint64_t gen = atomic_load_explicit(&context_generation, memory_order_acquire);
+    if (s->ctx == ctx && s->ctx_gen == gen && s->start_event && s->end_event)
         return 0;
-    ops_event_destroy(vendor, s->start_event);
-    ops_event_destroy(vendor, s->end_event);
+    if (s->ctx_gen == gen) { /* another context that still lives: give its events back */
+        ops_event_destroy(vendor, s->start_event);
+        ops_event_destroy(vendor, s->end_event);
+    } /* else the handles went with their context (a same-address successor included) */
     s->start_event = s->end_event = NULL;
     s->ctx = NULL;
     void *a = NULL, *b = NULL;
@@ -698,7 +732,64 @@ static int slot_events_ready(int vendor, sample_slot *s)
     s->start_event = a;
     s->end_event = b;
     s->ctx = ctx;
+    s->ctx_gen = gen;
     return 0;
+}
+
+/* ------------------------------------------------------------------ context teardown -- */
+
+void hami_compute_context_teardown_begin(void)
+{
+    if (teardown_depth++)
+        return;
+    for (int i = 0; i < HAMI_MAX_DEVICES; i++) {
+        _Atomic int *lock = &devices[i].harvesting;
+        for (;;) {
+            int expected = 0;
+            if (atomic_compare_exchange_weak_explicit(lock, &expected, 1, memory_order_acquire,
+                                                      memory_order_relaxed))
+                break;
+            sched_yield(); /* a harvest holds it for one scan (never blocking) */
+        }
+    }
+}
+
+void hami_compute_context_teardown_end(int destroyed)
+{
+    if (destroyed)
+        atomic_fetch_add_explicit(&context_generation, 1, memory_order_release);
+    if (teardown_depth == 0 || --teardown_depth != 0)
+        return;
+    for (int i = 0; i < HAMI_MAX_DEVICES; i++)
+        atomic_store_explicit(&devices[i].harvesting, 0, memory_order_release);
+}
+
+/* ------------------------------------------------------------------ stream capture -- */
+
+void hami_compute_capture_begin(void)
+{
+    atomic_fetch_add_explicit(&captures_active, 1, memory_order_relaxed);
+}
+
+void hami_compute_capture_end(void)
+{
+    int n = atomic_load_explicit(&captures_active, memory_order_relaxed);
+    /* never below zero (an end of a capture begun through an entry point we do not hook) */
+    while (n > 0 && !atomic_compare_exchange_weak_explicit(&captures_active, &n, n - 1,
+                                                           memory_order_relaxed,
+                                                           memory_order_relaxed))
+        ;
+}
+
+/* Only while some capture is in progress: is `stream` (as the launch named it) capturing? */
+__attribute__((noinline)) static int launch_captured(void *stream)
+{
+    const hami_compute_driver *dr = driver();
+    if (!dr->stream_is_capturing)
+        return 0;
+    CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_NONE;
+    return dr->stream_is_capturing((CUstream)stream, &status) == CUDA_SUCCESS &&
+           status != CU_STREAM_CAPTURE_STATUS_NONE;
 }
 
 /* ------------------------------------------------------------------ launch path -- */
@@ -916,6 +1007,12 @@ int hami_compute_admit_vendor(int vendor, hami_region *region, int dev_slot, int
     ticket->region = NULL;
     ticket->sample_index = -1;
     if (region == NULL || (unsigned)dev_slot >= HAMI_MAX_DEVICES)
+        return 0;
+    /* captured, not run (no tokens, no sample, no count): the graph launch is metered */
+    if (__builtin_expect(atomic_load_explicit(&captures_active, memory_order_relaxed) != 0, 0) &&
+        vendor == HAMI_VENDOR_CUDA &&
+        launch_captured(per_thread_default_stream && stream == NULL ? (void *)CU_STREAM_PER_THREAD
+                                                                    : stream))
         return 0;
     compute_device *d = &devices[dev_slot];
     if (__builtin_expect(atomic_load_explicit(&d->vendor, memory_order_relaxed) != vendor, 0))
@@ -1159,6 +1256,7 @@ void hami_compute_fork_child(void)
 void hami_compute_reset(void)
 {
     memset(cost_table, 0, sizeof cost_table);
+    atomic_store_explicit(&captures_active, 0, memory_order_relaxed);
     memset(thread_batch, 0, sizeof thread_batch);
     reset_pools();
     for (int i = 0; i < HAMI_MAX_DEVICES; i++)

@@ -109,6 +109,26 @@ void hami_compute_flush(void);
  * pthread_atfork on first use; calling it again is harmless. */
 void hami_compute_fork_child(void);
 
+/* Context teardown (cuda_device.c's cuCtxDestroy_v2 / cuDevicePrimaryCtxReset_v2 /
+ * cuDevicePrimaryCtxRelease_v2 hooks), around the real call:
+ *     hami_compute_context_teardown_begin();
+ *     rc = real(...);
+ *     hami_compute_context_teardown_end(destroyed);   // 1: a context (may) have been destroyed
+ * Harvests are held off in between (this thread takes every device's harvest try-lock; nested
+ * calls on the thread take them once), and a destroyed context bumps the process-wide context
+ * generation: sample events created under an older generation are never used again (not even
+ * destroyed: they went with their context, whose handle a successor may reuse). */
+void hami_compute_context_teardown_begin(void);
+void hami_compute_context_teardown_end(int destroyed);
+
+/* Stream capture (launch.c's cuStreamBeginCapture* / cuStreamEndCapture* hooks): a capture may
+ * be in progress from begin (called before the real call; undone by an end when the real call
+ * failed) to end (called when the real end terminated it).  While any is, a launch asks
+ * cuStreamIsCapturing and a launch into a capturing stream goes straight to the driver: no
+ * tokens, no sample, no count (the graph launch is metered).  The count never goes below 0. */
+void hami_compute_capture_begin(void);
+void hami_compute_capture_end(void);
+
 /* ----------------------------------------------------------- introspection and tests -- */
 
 /* The current learned estimate for (dev_slot, func_key, grid_blocks): 0 when not measured yet. */

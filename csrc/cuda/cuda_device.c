@@ -11,11 +11,23 @@
  * A thread's current context changes only through calls on that thread, so a thread-local
  * cache invalidated by that thread's own calls cannot go stale behind its back (a context
  * destroyed from another thread makes the launches themselves fail; their tokens are refunded).
+ * The three that destroy a context (cuCtxDestroy_v2, cuDevicePrimaryCtxReset_v2, and
+ * cuDevicePrimaryCtxRelease_v2 when it released the last reference) also tell the compute
+ * engine, which must never touch that context's sample events again (compute.h).
+ *
+ * A device the driver cannot identify (no UUID) or that lies beyond the region's device table
+ * (ordinal >= HAMI_MAX_DEVICES) has no region entry.  When the environment caps its memory (or
+ * gives a bad value) it refuses allocations instead of passing them through uncounted: fail
+ * closed, one log line.  Without a cap the hooks pass its calls through (NULL).
  */
 #include "cuda_device.h"
 
+#include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 
+#include "compute.h"
+#include "hami/log.h"
 #include "resolve.h"
 
 hami_hook_device hami_cuda_devices[HAMI_MAX_DEVICES];
@@ -29,10 +41,61 @@ void hami_cuda_format_uuid(const CUuuid *uuid, char *buf, size_t len)
              b[14], b[15]);
 }
 
+/* Devices without a binding (see the header comment): one per ordinal of the table, one shared
+ * by every ordinal beyond it (the first one seen names it).  Filled once, under a lock: this is
+ * the slow path of a misconfigured or failing device, never of a bound one. */
+static hami_hook_device unbound_devices[HAMI_MAX_DEVICES + 1];
+static pthread_mutex_t unbound_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static hami_hook_device *unbound_device(CUdevice ordinal, const char *why)
+{
+    /* a device the driver does not have: the driver refuses the call itself */
+    cuDeviceGetCount_fn count_fn = HAMI_REAL(cuDeviceGetCount);
+    int count = 0;
+    if (count_fn && count_fn(&count) == CUDA_SUCCESS && ordinal >= count)
+        return NULL;
+    hami_hook_device *dev =
+        &unbound_devices[ordinal < HAMI_MAX_DEVICES ? ordinal : HAMI_MAX_DEVICES];
+    if (!atomic_load_explicit(&dev->ready, memory_order_acquire)) {
+        hami_limits env;
+        hami_hook_env_limits(HAMI_VENDOR_CUDA, ordinal, &env);
+        int refuse_memory =
+            !env.policy_disable && (env.memory_limit_bytes != 0 || env.memory_invalid);
+        int refuse_launch = !env.policy_disable && env.compute_invalid;
+        int logged = 0;
+        pthread_mutex_lock(&unbound_lock);
+        if (!atomic_load_explicit(&dev->ready, memory_order_relaxed)) {
+            dev->vendor = HAMI_VENDOR_CUDA;
+            dev->ordinal = ordinal;
+            dev->region_slot = -1;
+            dev->env_limits = env;
+            dev->env_memory_capped = refuse_memory;
+            dev->refuse_memory = refuse_memory;
+            dev->refuse_launch = refuse_launch;
+            dev->card_total_bytes = 0;
+            snprintf(dev->uuid, sizeof dev->uuid, "%s", "unidentified");
+            dev->refuse_reason = why;
+            dev->env_error[0] = '\0';
+            atomic_store_explicit(&dev->ready, 1, memory_order_release);
+            logged = refuse_memory || refuse_launch;
+        }
+        pthread_mutex_unlock(&unbound_lock);
+        if (logged)
+            hami_log(HAMI_LOG_ERROR,
+                     "device %d: %s, but the environment configures a %s for it: %s refused "
+                     "(fail closed)",
+                     (int)ordinal, why, refuse_memory ? "memory cap" : "bad compute limit",
+                     refuse_memory ? "allocations" : "launches");
+    }
+    return dev->refuse_memory || dev->refuse_launch ? dev : NULL;
+}
+
 hami_hook_device *hami_cuda_device_bind_slow(CUdevice ordinal)
 {
-    if (ordinal < 0 || ordinal >= HAMI_MAX_DEVICES)
-        return NULL; /* beyond the region's device table: the driver decides */
+    if (ordinal < 0)
+        return NULL; /* no such device: the driver decides */
+    if (ordinal >= HAMI_MAX_DEVICES)
+        return unbound_device(ordinal, "its ordinal is beyond the devices the region tracks");
     hami_hook_device *dev = &hami_cuda_devices[ordinal];
     if (atomic_load_explicit(&dev->ready, memory_order_acquire))
         return dev;
@@ -47,7 +110,7 @@ hami_hook_device *hami_cuda_device_bind_slow(CUdevice ordinal)
             rc = get_uuid(&uuid, ordinal);
     }
     if (rc != CUDA_SUCCESS)
-        return NULL;
+        return unbound_device(ordinal, "the driver cannot tell its UUID");
     char text[HAMI_UUID_LEN];
     hami_cuda_format_uuid(&uuid, text, sizeof text);
     size_t total = 0;
@@ -88,9 +151,47 @@ CONTEXT_SWITCH_HOOK(cuCtxCreate_v4,
                     (CUcontext * ctx, CUctxCreateParams *params, unsigned int flags,
                      CUdevice dev),
                     (ctx, params, flags, dev))
-CONTEXT_SWITCH_HOOK(cuCtxDestroy_v2, (CUcontext ctx), (ctx))
-CONTEXT_SWITCH_HOOK(cuDevicePrimaryCtxRelease_v2, (CUdevice dev), (dev))
-CONTEXT_SWITCH_HOOK(cuDevicePrimaryCtxReset_v2, (CUdevice dev), (dev))
+
+/* Context teardown: the same, with the compute engine told (compute.h).  Whatever the result
+ * (a failed destroy may have torn part of it down; a spurious new generation only costs the
+ * samples in flight and a few event handles). */
+#define CONTEXT_DESTROY_HOOK(name, PARAMS, ARGS)                                               \
+    CUresult name PARAMS                                                                       \
+    {                                                                                          \
+        hami_cuda_context_changed();                                                           \
+        name##_fn real = HAMI_REAL(name);                                                      \
+        if (!real)                                                                             \
+            return CUDA_ERROR_NOT_FOUND;                                                       \
+        hami_compute_context_teardown_begin();                                                 \
+        CUresult rc = real ARGS;                                                               \
+        hami_compute_context_teardown_end(1);                                                  \
+        return rc;                                                                             \
+    }
+
+CONTEXT_DESTROY_HOOK(cuCtxDestroy_v2, (CUcontext ctx), (ctx))
+CONTEXT_DESTROY_HOOK(cuDevicePrimaryCtxReset_v2, (CUdevice dev), (dev))
+
+/* Destroys the primary context only when it released the last reference: asked afterwards
+ * (cuDevicePrimaryCtxGetState; unknown counts as destroyed).  A retain by another thread
+ * between the release and the question is taken for "still alive". */
+CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev)
+{
+    hami_cuda_context_changed();
+    cuDevicePrimaryCtxRelease_v2_fn real = HAMI_REAL(cuDevicePrimaryCtxRelease_v2);
+    if (!real)
+        return CUDA_ERROR_NOT_FOUND;
+    hami_compute_context_teardown_begin();
+    CUresult rc = real(dev);
+    int destroyed = 0;
+    if (rc == CUDA_SUCCESS) {
+        cuDevicePrimaryCtxGetState_fn get_state = HAMI_REAL(cuDevicePrimaryCtxGetState);
+        unsigned int flags = 0;
+        int active = 0;
+        destroyed = !get_state || get_state(dev, &flags, &active) != CUDA_SUCCESS || !active;
+    }
+    hami_compute_context_teardown_end(destroyed);
+    return rc;
+}
 
 hami_hook_device *hami_cuda_current_device(void)
 {

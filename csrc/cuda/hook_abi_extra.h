@@ -18,5 +18,8 @@ typedef cuLaunchKernel_fn cuLaunchKernel_ptsz_fn;
 typedef cuLaunchKernelEx_fn cuLaunchKernelEx_ptsz_fn;
 typedef cuLaunchCooperativeKernel_fn cuLaunchCooperativeKernel_ptsz_fn;
 typedef cuGraphLaunch_fn cuGraphLaunch_ptsz_fn;
+typedef cuStreamBeginCapture_fn cuStreamBeginCapture_ptsz_fn;
+typedef cuStreamBeginCapture_v2_fn cuStreamBeginCapture_v2_ptsz_fn;
+typedef cuStreamEndCapture_fn cuStreamEndCapture_ptsz_fn;
 
 #endif

@@ -59,6 +59,10 @@ static void fork_child(void)
         atomic_store_explicit(&proc_slot_state, PROC_SLOT_NOT_JOINED, memory_order_release);
 }
 
+/* The count check is a hint, not a guarantee: another thread may be charging, or have
+ * charged and not yet recorded, as this runs.  hami_region_leave copes: it fences off the slot
+ * and waits for in-flight charges before draining, and any later charge or release of this
+ * process is refused by the region (the slot is no longer this process's LIVE slot). */
 __attribute__((destructor)) static void process_exit(void)
 {
     int slot = atomic_exchange_explicit(&proc_slot_state, PROC_SLOT_GONE, memory_order_acq_rel);
@@ -342,8 +346,11 @@ int hami_hook_reserve(hami_hook_device *dev, uint64_t bytes, const char *api, in
                      "invalid (a process of this container was started with a bad value)",
                      api, dev->ordinal, dev->uuid);
     }
-    log_refusal(dev, api, rc == HAMI_E_OVER_LIMIT ? "over the cap" : "memory limit invalid", bytes,
-                in_use, limit);
+    log_refusal(dev, api,
+                rc == HAMI_E_OVER_LIMIT     ? "over the cap"
+                : rc == HAMI_E_LIMIT_INVALID ? "memory limit invalid"
+                                             : "this process has left the region (exiting)",
+                bytes, in_use, limit);
     return -1;
 }
 
@@ -401,15 +408,53 @@ int hami_hook_forget_begin(uint32_t kind, uint64_t key, hami_alloc_record *recor
     return hami_alloc_table_remove(kind, key, record);
 }
 
+/* At most one line a second about records that could not be put back after a failed free. */
+static _Atomic uint64_t last_retrack_log_ns;
+static _Atomic uint64_t retrack_lines_suppressed;
+
+static void log_retrack_failure(uint64_t key, uint64_t bytes)
+{
+    uint64_t now = hami_now_ns();
+    uint64_t last = atomic_load_explicit(&last_retrack_log_ns, memory_order_relaxed);
+    if ((last != 0 && now - last < OOM_LOG_INTERVAL_NS) ||
+        !atomic_compare_exchange_strong_explicit(&last_retrack_log_ns, &last, now,
+                                                 memory_order_relaxed, memory_order_relaxed)) {
+        atomic_fetch_add_explicit(&retrack_lines_suppressed, 1, memory_order_relaxed);
+        return;
+    }
+    uint64_t suppressed =
+        atomic_exchange_explicit(&retrack_lines_suppressed, 0, memory_order_relaxed);
+    hami_log(HAMI_LOG_WARN,
+             "a failed free of 0x%llx (%llu bytes) could not be recorded again (out of memory): "
+             "its bytes are no longer counted although the driver may still hold them (%llu "
+             "similar lines suppressed)",
+             (unsigned long long)key, (unsigned long long)bytes, (unsigned long long)suppressed);
+}
+
 void hami_hook_forget_end(uint32_t kind, uint64_t key, const hami_alloc_record *record,
                           int driver_freed)
 {
     if (record->kind == HAMI_ALLOC_NONE)
         return;
-    if (driver_freed)
+    if (driver_freed) {
         hami_hook_unreserve(record->region_slot, record->bytes);
-    else
-        hami_hook_track(kind, key, record->bytes, record->region_slot);
+        return;
+    }
+    /* The driver said no: the memory is presumably still allocated, so its record goes back
+     * (a later free releases it).  Only if the key is absent: a free that "failed" with an
+     * asynchronous error may in fact have freed the memory, and another thread may already
+     * have been handed the same address and recorded it; its record is the live one and must
+     * keep its bytes, so ours are released instead (whatever our memory was, it is gone). */
+    int rc = hami_alloc_table_insert_absent(kind, key, record->bytes, record->region_slot);
+    if (rc == 0)
+        return;
+    /* rc < 0: the table could not grow.  Keeping the bytes charged with no record would hold
+     * them for the life of the process (nothing could ever release them); releasing them
+     * under-counts while the driver still holds the memory.  The counter must not be stuck:
+     * release, and say so. */
+    if (rc < 0)
+        log_retrack_failure(key, record->bytes);
+    hami_hook_unreserve(record->region_slot, record->bytes);
 }
 
 int hami_hook_memory_view(hami_hook_device *dev, uint64_t real_free_bytes,

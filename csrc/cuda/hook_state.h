@@ -106,7 +106,11 @@ int hami_hook_track(uint32_t kind, uint64_t key, uint64_t bytes, int charged_slo
  *   hami_hook_forget_begin removes the record (returns 1 when the key was known: a double free
  *   or foreign memory returns 0 and releases nothing);
  *   the caller frees through the driver;
- *   hami_hook_forget_end releases the bytes when the driver freed it, else puts the record back.
+ *   hami_hook_forget_end releases the bytes when the driver freed it, else puts the record back
+ *   when the key is absent; when another thread recorded the same key meanwhile (the "failed"
+ *   free had freed it and the address was handed out again) that record is kept and ours
+ *   released; when the table cannot grow, the bytes are released (logged, rate-limited) so the
+ *   counter is never stuck with bytes nothing could release.
  */
 int hami_hook_forget_begin(uint32_t kind, uint64_t key, hami_alloc_record *record);
 void hami_hook_forget_end(uint32_t kind, uint64_t key, const hami_alloc_record *record,

@@ -52,6 +52,13 @@
     HOOK(cuLaunchCooperativeKernel_ptsz)                                                         \
     HOOK(cuGraphLaunch)                                                                          \
     HOOK(cuGraphLaunch_ptsz)                                                                     \
+    /* stream capture (launch.c): captured launches are not metered */                          \
+    HOOK(cuStreamBeginCapture)                                                                   \
+    HOOK(cuStreamBeginCapture_ptsz)                                                              \
+    HOOK(cuStreamBeginCapture_v2)                                                                \
+    HOOK(cuStreamBeginCapture_v2_ptsz)                                                           \
+    HOOK(cuStreamEndCapture)                                                                     \
+    HOOK(cuStreamEndCapture_ptsz)                                                                \
     /* context switches (cuda_device.c): invalidate the launch path's per-thread device cache */ \
     HOOK(cuCtxSetCurrent)                                                                        \
     HOOK(cuCtxPushCurrent_v2)                                                                    \
@@ -66,7 +73,9 @@
     HELPER(cuCtxGetDevice)                                                                       \
     HELPER(cuDeviceGetCount)                                                                     \
     HELPER(cuDeviceGetUuid)                                                                      \
-    HELPER(cuDeviceGetUuid_v2)
+    HELPER(cuDeviceGetUuid_v2)                                                                   \
+    HELPER(cuDevicePrimaryCtxGetState)                                                           \
+    HELPER(cuStreamIsCapturing)
 
 #define HAMI_NVML_SYMBOLS(HOOK, HELPER)                                                          \
     HOOK(nvmlDeviceGetMemoryInfo)                                                                \

@@ -1,6 +1,8 @@
 /*
  * Owns the CUDA launch hooks: cuLaunchKernel, cuLaunchKernelEx, cuLaunchCooperativeKernel,
- * cuGraphLaunch and their per-thread-default-stream (_ptsz) variants.
+ * cuGraphLaunch and their per-thread-default-stream (_ptsz) variants; and the stream-capture
+ * hooks (cuStreamBeginCapture[_v2][_ptsz], cuStreamEndCapture[_ptsz]) that tell the compute
+ * engine when a capture may be in progress (launches into a capturing stream are not metered).
  *
  * Fast path (no device of the region compute-active): one acquire load of a process-local
  * pointer to the gate word, one relaxed load of the word (shared memory: the region's live
@@ -181,3 +183,72 @@ DEFINE_LAUNCH_COOPERATIVE(cuLaunchCooperativeKernel, 0)
 DEFINE_LAUNCH_COOPERATIVE(cuLaunchCooperativeKernel_ptsz, 1)
 DEFINE_GRAPH_LAUNCH(cuGraphLaunch, 0)
 DEFINE_GRAPH_LAUNCH(cuGraphLaunch_ptsz, 1)
+
+/* ------------------------------------------------------------------ stream capture -- */
+
+/* Pass-through hooks that keep the compute engine's count of captures in progress
+ * (compute.h), so that a launch into a capturing stream is neither throttled nor counted
+ * (the graph launch is), at the cost of one relaxed load per launch while no capture runs.
+ *
+ * begin: counted before the real call (a launch right after it sees the capture), undone when
+ * the call failed.  end: the capture is over when the real end succeeded, or when it failed
+ * but the stream, capturing before the call, is not any more (an invalidated capture is
+ * terminated by its end); a failed end that left the capture in progress (wrong thread,
+ * NULL graph pointer) keeps it counted.  Which thread began the capture does not matter: the
+ * count is per process.  A driver variant that calls another through our export (the
+ * simulator's cuStreamBeginCapture calls cuStreamBeginCapture_v2) is counted once. */
+static __thread int capture_hook_depth __attribute__((tls_model("initial-exec")));
+
+/* 1: capturing (active or invalidated), 0: not, -1: unknown. */
+static int stream_capturing(CUstream stream)
+{
+    cuStreamIsCapturing_fn is_capturing = HAMI_REAL(cuStreamIsCapturing);
+    CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_NONE;
+    if (!is_capturing || is_capturing(stream, &status) != CUDA_SUCCESS)
+        return -1;
+    return status != CU_STREAM_CAPTURE_STATUS_NONE;
+}
+
+#define DEFINE_BEGIN_CAPTURE(name, PARAMS, ARGS)                                               \
+    CUresult name PARAMS                                                                       \
+    {                                                                                          \
+        name##_fn real = HAMI_REAL(name);                                                      \
+        if (!real)                                                                             \
+            return CUDA_ERROR_NOT_FOUND;                                                       \
+        if (capture_hook_depth)                                                                \
+            return real ARGS;                                                                  \
+        capture_hook_depth = 1;                                                                \
+        hami_compute_capture_begin();                                                          \
+        CUresult rc = real ARGS;                                                               \
+        if (rc != CUDA_SUCCESS)                                                                \
+            hami_compute_capture_end();                                                        \
+        capture_hook_depth = 0;                                                                \
+        return rc;                                                                             \
+    }
+
+#define DEFINE_END_CAPTURE(name, PTSZ)                                                         \
+    CUresult name(CUstream stream, CUgraph *graph)                                             \
+    {                                                                                          \
+        name##_fn real = HAMI_REAL(name);                                                      \
+        if (!real)                                                                             \
+            return CUDA_ERROR_NOT_FOUND;                                                       \
+        if (capture_hook_depth)                                                                \
+            return real(stream, graph);                                                        \
+        capture_hook_depth = 1;                                                                \
+        CUstream query = (PTSZ) && stream == NULL ? CU_STREAM_PER_THREAD : stream;             \
+        int before = stream_capturing(query);                                                  \
+        CUresult rc = real(stream, graph);                                                     \
+        if (rc == CUDA_SUCCESS || (before == 1 && stream_capturing(query) == 0))               \
+            hami_compute_capture_end();                                                        \
+        capture_hook_depth = 0;                                                                \
+        return rc;                                                                             \
+    }
+
+DEFINE_BEGIN_CAPTURE(cuStreamBeginCapture, (CUstream stream), (stream))
+DEFINE_BEGIN_CAPTURE(cuStreamBeginCapture_ptsz, (CUstream stream), (stream))
+DEFINE_BEGIN_CAPTURE(cuStreamBeginCapture_v2, (CUstream stream, CUstreamCaptureMode mode),
+                     (stream, mode))
+DEFINE_BEGIN_CAPTURE(cuStreamBeginCapture_v2_ptsz, (CUstream stream, CUstreamCaptureMode mode),
+                     (stream, mode))
+DEFINE_END_CAPTURE(cuStreamEndCapture, 0)
+DEFINE_END_CAPTURE(cuStreamEndCapture_ptsz, 1)

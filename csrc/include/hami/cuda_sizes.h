@@ -5,22 +5,33 @@
  *   (a layered array's depth is its layer count; a cube map has 6 faces, times the layers
  *   when also layered); a mipmapped array adds its levels, each dimension halving
  *   (never below 1) from one level to the next.
- * Returns 0 for an unknown format or a size that overflows 64 bits (callers reject 0).
+ * Element sizes are kept in half bytes so NV12 (a full-size luma plane plus a half-size chroma
+ * plane: 1.5 bytes per element) is exact; a fractional total is rounded up.
+ * A format this header does not know (a newer CUDA's, e.g. 12.8's packed formats 0x51-0x5d) is
+ * charged an upper bound, HAMI_CUDA_UNKNOWN_FORMAT_BYTES per element and channel, never 0: a 0
+ * would make the hook skip the charge and let the allocation through uncapped.
+ * Returns 0 only for a NULL descriptor or a size that overflows 64 bits (the driver rejects
+ * both; callers pass 0 through uncharged).
  */
 #ifndef HAMI_CUDA_SIZES_H
 #define HAMI_CUDA_SIZES_H
 #include <stdint.h>
 #include "hami/cuda_abi.h"
 
-static inline uint64_t hami_cuda_format_bytes(CUarray_format format)
+/* the largest element the known formats have (4 x 32-bit channels) : a safe bound */
+#define HAMI_CUDA_UNKNOWN_FORMAT_BYTES 16u
+
+/* Bytes per element of `format`, times 2 (half-byte units). */
+static inline uint64_t hami_cuda_format_half_bytes(CUarray_format format)
 {
     switch (format) {
     case CU_AD_FORMAT_UNSIGNED_INT8:
     case CU_AD_FORMAT_SIGNED_INT8:
     case CU_AD_FORMAT_UNORM_INT8X1:
     case CU_AD_FORMAT_SNORM_INT8X1:
+        return 2;
     case CU_AD_FORMAT_NV12:
-        return 1;
+        return 3; /* 4:2:0, 8-bit: 1 byte luma + 0.5 byte chroma per element */
     case CU_AD_FORMAT_UNSIGNED_INT16:
     case CU_AD_FORMAT_SIGNED_INT16:
     case CU_AD_FORMAT_HALF:
@@ -28,7 +39,7 @@ static inline uint64_t hami_cuda_format_bytes(CUarray_format format)
     case CU_AD_FORMAT_SNORM_INT8X2:
     case CU_AD_FORMAT_UNORM_INT16X1:
     case CU_AD_FORMAT_SNORM_INT16X1:
-        return 2;
+        return 4;
     case CU_AD_FORMAT_UNSIGNED_INT32:
     case CU_AD_FORMAT_SIGNED_INT32:
     case CU_AD_FORMAT_FLOAT:
@@ -37,15 +48,20 @@ static inline uint64_t hami_cuda_format_bytes(CUarray_format format)
     case CU_AD_FORMAT_UNORM_INT16X2:
     case CU_AD_FORMAT_SNORM_INT16X2:
     case CU_AD_FORMAT_UNORM_INT_101010_2:
-        return 4;
+        return 8;
     case CU_AD_FORMAT_UNORM_INT16X4:
     case CU_AD_FORMAT_SNORM_INT16X4:
-        return 8;
+        return 16;
     default:
-        /* block-compressed and YUV formats: counted as 4 bytes per element (an upper bound) */
-        if ((unsigned)format >= 0x91u && (unsigned)format <= 0xb5u)
-            return 4;
-        return 0;
+        /* Block-compressed formats (BC1-BC7: at most 1 byte per texel): 4 bytes per element,
+         * an upper bound. */
+        if ((unsigned)format >= 0x91u && (unsigned)format <= 0x9eu)
+            return 8;
+        /* Video formats (P010 .. YUV444 16-bit semi-planar): the widest, Y416, is 8 bytes per
+         * element; charge that for all of them (an upper bound). */
+        if ((unsigned)format >= 0x9fu && (unsigned)format <= 0xb5u)
+            return 16;
+        return 2u * HAMI_CUDA_UNKNOWN_FORMAT_BYTES;
     }
 }
 
@@ -63,11 +79,12 @@ static inline uint64_t hami_cuda_dim(uint64_t d) { return d ? d : 1; }
 static inline uint64_t hami_cuda_extent_bytes(uint64_t width, uint64_t height, uint64_t depth,
                                               unsigned channels, CUarray_format format)
 {
-    uint64_t elem = hami_cuda_format_bytes(format);
+    uint64_t half = hami_cuda_format_half_bytes(format);
     uint64_t r = hami_cuda_mul_u64(hami_cuda_dim(width), hami_cuda_dim(height));
     r = hami_cuda_mul_u64(r, hami_cuda_dim(depth));
     r = hami_cuda_mul_u64(r, hami_cuda_dim(channels));
-    return hami_cuda_mul_u64(r, elem);
+    r = hami_cuda_mul_u64(r, half); /* 0 stays 0: an overflow above */
+    return r / 2 + (r & 1u);        /* half bytes -> bytes, rounded up, no overflow */
 }
 
 static inline uint64_t hami_cuda_array_bytes(const CUDA_ARRAY_DESCRIPTOR *d)

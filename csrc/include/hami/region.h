@@ -90,7 +90,9 @@ int hami_region_device_count(hami_region *r);
 /* Attach the calling process (pid = getpid(), start time read from /proc) and return its
  * process slot (>= 0) or a negative HAMI_E_*.  Lock-free and O(1) in the number of live
  * processes; reclaims dead processes it meets on the way.  hami_region_leave releases the
- * slot's remaining bytes and frees it. */
+ * slot's remaining bytes and frees it, after waiting (up to 100 ms, sleeping) for the
+ * process's in-flight charges and releases; if they do not finish it leaves the slot attached,
+ * to be reclaimed once the process is dead. */
 int hami_region_join(hami_region *r);
 void hami_region_leave(hami_region *r, int proc_slot);
 /* Record "this process is alive and working" (CLOCK_MONOTONIC) in its slot; charges do it too.
@@ -103,14 +105,17 @@ int hami_region_reclaim_dead(hami_region *r);
 
 /* Memory: reserve `bytes` on device `dev_slot` for process `proc_slot` with one CAS loop that
  * never lets usage pass the cap.  Returns 0, HAMI_E_OVER_LIMIT (after one reclaim of dead
- * processes and a retry), HAMI_E_LIMIT_INVALID, or HAMI_E_INVALID for a bad device slot or a
- * proc_slot < 0 (a process that could not join is refused: fail closed).  When it fails,
+ * processes and a retry), HAMI_E_LIMIT_INVALID, or HAMI_E_INVALID for a bad device slot, a
+ * proc_slot < 0 (a process that could not join is refused: fail closed) or a proc_slot that is
+ * not the LIVE slot joined through this handle (left already, e.g. a thread racing the exit
+ * handler's hami_region_leave).  When it fails,
  * *in_use_bytes and *limit_bytes (either may be NULL) receive the values seen, for the log
  * line.  Lock-free, no allocation, no syscall on success (one clock read for the heartbeat). */
 int hami_charge_memory(hami_region *r, int dev_slot, int proc_slot, uint64_t bytes,
                        uint64_t *in_use_bytes, uint64_t *limit_bytes);
 /* Give back `bytes`; never subtracts more than the process slot holds on that device (a double
- * free or a free of another process's memory cannot underflow anything).  Lock-free. */
+ * free or a free of another process's memory cannot underflow anything); does nothing unless
+ * proc_slot is the LIVE slot joined through this handle.  Lock-free. */
 void hami_release_memory(hami_region *r, int dev_slot, int proc_slot, uint64_t bytes);
 
 /* Live limits.  Setting a memory cap below current use refuses new allocations until use falls

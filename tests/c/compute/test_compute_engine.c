@@ -26,6 +26,7 @@ typedef struct fake_stream {
 typedef struct fake_event {
     _Atomic uint64_t time_ns;
     _Atomic int recorded;
+    _Atomic int dead; /* destroyed (by cuEventDestroy or with its context) */
 } fake_event;
 
 #define FAKE_EVENTS 8192
@@ -35,6 +36,9 @@ static _Atomic int fake_hold;              /* 1: every event query answers NOT_R
 static _Atomic(CUstream) fake_capturing;   /* a stream that is capturing */
 static _Atomic(CUstream) fake_last_record_stream;
 static _Atomic unsigned fake_records;
+static _Atomic unsigned fake_dead_uses;    /* record / query / destroy of a dead event */
+static _Atomic unsigned fake_destroys;
+static _Atomic int fake_fail_elapsed;      /* 1: every event query fails (not NOT_READY) */
 static __thread fake_stream thread_default_stream;
 #define FAKE_CTX ((CUcontext)0x1234)
 
@@ -58,6 +62,10 @@ static CUresult fake_event_create(CUevent *out, unsigned flags)
 static CUresult fake_event_record(CUevent ev, CUstream s)
 {
     fake_event *e = (fake_event *)ev;
+    if (atomic_load(&e->dead)) {
+        atomic_fetch_add(&fake_dead_uses, 1);
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
     atomic_store(&fake_last_record_stream, s);
     atomic_fetch_add(&fake_records, 1);
     atomic_store(&e->time_ns, atomic_load(&stream_of(s)->tail_ns));
@@ -68,6 +76,12 @@ static CUresult fake_event_record(CUevent ev, CUstream s)
 static CUresult fake_event_elapsed(float *ms, CUevent a, CUevent b)
 {
     fake_event *x = (fake_event *)a, *y = (fake_event *)b;
+    if (atomic_load(&x->dead) || atomic_load(&y->dead)) {
+        atomic_fetch_add(&fake_dead_uses, 1);
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
+    if (atomic_load(&fake_fail_elapsed))
+        return CUDA_ERROR_LAUNCH_FAILED;
     if (!atomic_load(&x->recorded) || !atomic_load(&y->recorded))
         return CUDA_ERROR_INVALID_HANDLE;
     if (atomic_load(&fake_hold))
@@ -78,8 +92,24 @@ static CUresult fake_event_elapsed(float *ms, CUevent a, CUevent b)
 
 static CUresult fake_event_destroy(CUevent ev)
 {
-    (void)ev;
+    fake_event *e = (fake_event *)ev;
+    if (atomic_exchange(&e->dead, 1)) {
+        atomic_fetch_add(&fake_dead_uses, 1);
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
+    atomic_fetch_add(&fake_destroys, 1);
     return CUDA_SUCCESS;
+}
+
+/* The context is destroyed (every event with it) and re-created at the same address, as the
+ * primary context is by cuDevicePrimaryCtxReset: what the teardown hooks bracket. */
+static void fake_context_reset(void)
+{
+    hami_compute_context_teardown_begin();
+    unsigned n = atomic_load(&fake_events_used);
+    for (unsigned i = 0; i < n && i < FAKE_EVENTS; i++)
+        atomic_store(&fake_events[i].dead, 1);
+    hami_compute_context_teardown_end(1);
 }
 
 static CUresult fake_ctx_get_current(CUcontext *ctx)
@@ -306,6 +336,103 @@ static void test_capture_and_ptsz(int proc)
     CT_CHECK(hami_compute_pending(dev) == 0);
 }
 
+/* Finding: events were reused while the context pointer matched, even after the context (and
+ * every event of it) was destroyed and re-created at the same address. */
+static void test_context_teardown(int proc)
+{
+    hami_compute_reset();
+    int dev = new_device("GPU-compute-teardown", 0);
+    fake_stream s = {0};
+    atomic_store(&fake_dead_uses, 0);
+    /* every ring slot gets its events (each new key's first launch is sampled) */
+    for (uintptr_t k = 1; k <= HAMI_COMPUTE_POOL_SIZE + 8; k++)
+        launch(dev, proc, 0x70000 + k, 1, (CUstream)&s, 10 * US, CUDA_SUCCESS);
+    hami_compute_flush();
+    CT_CHECK(hami_compute_pending(dev) == 0);
+    /* one sample in flight across the teardown: never queried, counted at its estimate */
+    atomic_store(&fake_hold, 1);
+    launch(dev, proc, 0x71000, 1, (CUstream)&s, 10 * US, CUDA_SUCCESS);
+    CT_CHECK(hami_compute_pending(dev) == 1);
+    hami_device_info before = ct_device_info(region, dev);
+    unsigned destroys = atomic_load(&fake_destroys);
+    fake_context_reset();
+    atomic_store(&fake_hold, 0);
+    hami_compute_flush();
+    CT_CHECK(hami_compute_pending(dev) == 0);
+    hami_device_info after = ct_device_info(region, dev);
+    CT_CHECK(after.launches == before.launches + 1);
+    /* every slot again, each with fresh events: the stale handles are neither recorded nor
+     * destroyed */
+    for (uintptr_t k = 1; k <= HAMI_COMPUTE_POOL_SIZE + 8; k++)
+        launch(dev, proc, 0x72000 + k, 1, (CUstream)&s, 20 * US, CUDA_SUCCESS);
+    hami_compute_flush();
+    CT_CHECK(atomic_load(&fake_dead_uses) == 0);
+    CT_CHECK(atomic_load(&fake_destroys) == destroys);
+    CT_CHECK(hami_compute_estimate_ns(dev, 0x72000 + 1, 1) == 20 * US);
+    CT_CHECK(hami_compute_estimate_ns(dev, 0x72000 + HAMI_COMPUTE_POOL_SIZE, 1) == 20 * US);
+
+    /* a query that fails while the context lives: its events are destroyed, not leaked */
+    atomic_store(&fake_fail_elapsed, 1);
+    launch(dev, proc, 0x73000, 1, (CUstream)&s, 10 * US, CUDA_SUCCESS);
+    hami_compute_flush();
+    atomic_store(&fake_fail_elapsed, 0);
+    CT_CHECK(atomic_load(&fake_destroys) == destroys + 2);
+    CT_CHECK(hami_compute_pending(dev) == 0);
+    /* and that slot creates new ones when it comes round again */
+    for (uintptr_t k = 1; k <= HAMI_COMPUTE_POOL_SIZE + 8; k++)
+        launch(dev, proc, 0x74000 + k, 1, (CUstream)&s, 30 * US, CUDA_SUCCESS);
+    hami_compute_flush();
+    CT_CHECK(atomic_load(&fake_dead_uses) == 0);
+    CT_CHECK(hami_compute_estimate_ns(dev, 0x74000 + HAMI_COMPUTE_POOL_SIZE, 1) == 30 * US);
+}
+
+/* Finding: only sampled launches asked cuStreamIsCapturing; an unsampled launch of a known
+ * kernel into a capturing stream took tokens (slept) and was counted, then the graph again. */
+static void test_capture_unsampled(int proc)
+{
+    hami_compute_reset();
+    int dev = new_device("GPU-compute-capture-count", 0);
+    fake_stream s = {0}, other = {0};
+    for (int i = 0; i < 64; i++) /* learn 1 ms, uncapped */
+        launch(dev, proc, 0xca1, 1, (CUstream)&s, 1 * MS, CUDA_SUCCESS);
+    hami_compute_flush();
+    CT_CHECK(hami_compute_estimate_ns(dev, 0xca1, 1) == 1 * MS);
+    ct_set_compute(region, dev, 10);
+    hami_device_info before = ct_device_info(region, dev);
+    unsigned records = atomic_load(&fake_records);
+    /* an end without a begin we saw does not hide the next capture */
+    hami_compute_capture_end();
+    hami_compute_capture_end();
+    hami_compute_capture_begin();
+    atomic_store(&fake_capturing, (CUstream)&s);
+    uint64_t t0 = hami_now_ns();
+    int unmetered = 0;
+    for (int i = 0; i < 1000; i++) { /* metered: ~1 s of device time, ~10 s at 10 % */
+        hami_compute_ticket t;
+        CT_REQUIRE(hami_compute_admit(region, dev, proc, 0xca1, 1, (CUstream)&s, 0, &t) ==
+                   CUDA_SUCCESS);
+        unmetered += t.region == NULL;
+        hami_compute_complete(&t, CUDA_SUCCESS);
+    }
+    uint64_t took = hami_now_ns() - t0;
+    printf("1000 captured launches of a known 1 ms kernel at 10 %%: %.1f ms\n",
+           (double)took / 1e6);
+    CT_CHECK(unmetered == 1000);
+    CT_CHECK(took < 1000 * MS);
+    CT_CHECK(atomic_load(&fake_records) == records);
+    /* a launch into another stream meanwhile is metered */
+    hami_compute_ticket t;
+    CT_CHECK(hami_compute_admit(region, dev, proc, 0xca1, 1, (CUstream)&other, 0, &t) ==
+             CUDA_SUCCESS);
+    CT_CHECK(t.region != NULL);
+    hami_compute_complete(&t, CUDA_SUCCESS);
+    hami_compute_capture_end();
+    atomic_store(&fake_capturing, NULL);
+    hami_compute_flush();
+    hami_device_info after = ct_device_info(region, dev);
+    CT_CHECK(after.launches == before.launches + 1);
+}
+
 static void test_fork(int proc)
 {
     hami_compute_reset();
@@ -412,6 +539,8 @@ int main(void)
     test_pool_exhaustion(proc);
     test_learning_wait(proc);
     test_capture_and_ptsz(proc);
+    test_context_teardown(proc);
+    test_capture_unsampled(proc);
     test_fork(proc);
     test_threads(proc);
     test_overhead(proc);

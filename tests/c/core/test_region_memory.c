@@ -2,10 +2,13 @@
  * over it with in_use/limit filled, fail-closed invalid limits, policy disable, live limit
  * changes, underflow protection, leave, the stale-region rule, snapshots, counters, and
  * threads racing charges against a cap. */
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "hami/region.h"
 #include "region_layout.h"
@@ -214,6 +217,159 @@ static void test_thread_race(void)
     hami_region_close(race_r);
 }
 
+/* The file's layout, mapped directly, to put it in states only a killed process leaves. */
+static region_layout *map_layout(const char *file)
+{
+    int fd = open(file, O_RDWR);
+    if (fd < 0)
+        return NULL;
+    void *m = mmap(NULL, sizeof(region_layout), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    return m == MAP_FAILED ? NULL : m;
+}
+
+static uint64_t used_on(hami_region *r, int slot)
+{
+    hami_device_info infos[HAMI_MAX_DEVICES];
+    int n = hami_region_devices(r, infos, HAMI_MAX_DEVICES);
+    for (int i = 0; i < n; i++)
+        if (infos[i].slot == slot)
+            return infos[i].used_bytes;
+    return UINT64_MAX;
+}
+
+/* A registrant killed after publishing an entry but before counting it: the next registrant
+ * adopts the entry (its bytes kept) instead of rewriting it. */
+static void test_half_registered(void)
+{
+    char p[600];
+    snprintf(p, sizeof(p), "%s/half.region", t_dir);
+    hami_region *r = NULL, *r2 = NULL;
+    CHECK(hami_region_open(p, 1, &r, NULL, 0) == HAMI_OK);
+    hami_limits lim = {.memory_limit_bytes = 1 << 20};
+    CHECK(hami_region_device(r, HAMI_VENDOR_CUDA, "GPU-half-a", 0, &lim) == 0);
+    int me = hami_region_join(r);
+    CHECK(me >= 0 && hami_charge_memory(r, 0, me, 700, NULL, NULL) == HAMI_OK);
+    region_layout *m = map_layout(p);
+    CHECK(m != NULL);
+    if (m == NULL)
+        return;
+    /* published, not counted */
+    atomic_store(&m->header.device_count, 0);
+    CHECK(hami_region_open(p, 0, &r2, NULL, 0) == HAMI_OK);
+    CHECK(hami_region_device(r2, HAMI_VENDOR_CUDA, "GPU-half-a", 0, &lim) == 0); /* same entry */
+    CHECK(hami_region_device_count(r2) == 1);
+    CHECK(used_on(r2, 0) == 700); /* not zeroed */
+    CHECK(strcmp(m->devices[0].uuid, "GPU-half-a") == 0);
+    /* another device registering over a published, uncounted entry takes the next one */
+    atomic_store(&m->header.device_count, 0);
+    CHECK(hami_region_device(r2, HAMI_VENDOR_CUDA, "GPU-half-b", 0, &lim) == 1);
+    CHECK(hami_region_device_count(r2) == 2);
+    CHECK(used_on(r2, 0) == 700 && used_on(r2, 1) == 0);
+    CHECK(strcmp(m->devices[0].uuid, "GPU-half-a") == 0);
+    CHECK(hami_region_find_device(r2, HAMI_VENDOR_CUDA, "GPU-half-a") == 0);
+    CHECK(hami_region_find_device(r2, HAMI_VENDOR_CUDA, "GPU-half-b") == 1);
+    hami_region_leave(r, me);
+    CHECK(used_on(r2, 0) == 0);
+    munmap(m, sizeof(region_layout));
+    hami_region_close(r2);
+    hami_region_close(r);
+}
+
+static hami_region *leave_r;
+static int leave_slot;
+static _Atomic int leave_done;
+
+static void *leave_thread(void *arg)
+{
+    (void)arg;
+    hami_region_leave(leave_r, leave_slot);
+    atomic_store(&leave_done, 1);
+    return NULL;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* hami_region_leave against this process's own charges in flight (the exit handler racing a
+ * charging thread): it fences the slot off, waits for the charge in flight, then drains; a
+ * charge or release with the old slot number afterwards touches nothing. */
+static void test_leave_fences_charges(void)
+{
+    char p[600];
+    snprintf(p, sizeof(p), "%s/leave.region", t_dir);
+    hami_region *r = NULL;
+    CHECK(hami_region_open(p, 1, &r, NULL, 0) == HAMI_OK);
+    hami_limits lim = {.memory_limit_bytes = 1 << 20};
+    int dev = hami_region_device(r, HAMI_VENDOR_CUDA, "GPU-leave", 0, &lim);
+    int me = hami_region_join(r);
+    region_layout *m = map_layout(p);
+    CHECK(dev == 0 && me >= 0 && m != NULL);
+    if (dev != 0 || me < 0 || m == NULL)
+        return;
+    region_proc *slot = &m->procs[me];
+    CHECK(hami_charge_memory(r, dev, me, 100, NULL, NULL) == HAMI_OK);
+
+    /* A charge of ours is in flight (between its inflight increment and decrement): leave
+     * waits for it, with the slot already fenced (RECLAIMING) against new ones. */
+    atomic_fetch_add(&slot->inflight, 1);
+    leave_r = r;
+    leave_slot = me;
+    atomic_store(&leave_done, 0);
+    pthread_t t;
+    pthread_create(&t, NULL, leave_thread, NULL);
+    sleep_ms(20);
+    CHECK(!atomic_load(&leave_done));
+    CHECK(hami_slot_state(atomic_load(&slot->state)) == HAMI_SLOT_RECLAIMING);
+    CHECK(hami_charge_memory(r, dev, me, 50, NULL, NULL) == HAMI_E_INVALID); /* backs out */
+    hami_release_memory(r, dev, me, 100);                                     /* likewise */
+    CHECK(atomic_load(&slot->inflight) == 1 && used_on(r, dev) == 100);
+    /* the charge in flight lands its bytes in the slot, then finishes */
+    atomic_fetch_add(&slot->used_bytes[dev], 30);
+    atomic_fetch_add(&m->devices[dev].used_bytes, 30);
+    atomic_fetch_sub(&slot->inflight, 1);
+    pthread_join(t, NULL);
+    CHECK(atomic_load(&leave_done));
+    CHECK(hami_slot_state(atomic_load(&slot->state)) == HAMI_SLOT_FREE);
+    CHECK(used_on(r, dev) == 0); /* all 130 drained, none left behind */
+    CHECK(atomic_load(&slot->inflight) == 0);
+
+    /* after leaving, the old slot number charges and releases nothing */
+    CHECK(hami_charge_memory(r, dev, me, 10, NULL, NULL) == HAMI_E_INVALID);
+    CHECK(used_on(r, dev) == 0 && atomic_load(&slot->used_bytes[dev]) == 0);
+    CHECK(atomic_load(&slot->inflight) == 0);
+
+    /* nor once another process holds that slot */
+    me = hami_region_join(r);
+    CHECK(me >= 0);
+    if (me < 0)
+        return;
+    slot = &m->procs[me];
+    CHECK(hami_charge_memory(r, dev, me, 40, NULL, NULL) == HAMI_OK);
+    uint64_t mine = atomic_load(&slot->state);
+    atomic_store(&slot->state, hami_slot_word(getppid(), HAMI_SLOT_LIVE)); /* "another" */
+    CHECK(hami_charge_memory(r, dev, me, 10, NULL, NULL) == HAMI_E_INVALID);
+    hami_release_memory(r, dev, me, 40);
+    CHECK(used_on(r, dev) == 40 && atomic_load(&slot->used_bytes[dev]) == 40);
+    atomic_store(&slot->state, mine);
+
+    /* A charge stuck in flight past the bounded wait: leave gives up and keeps the slot LIVE
+     * (reclaimed once the process is dead), bytes still counted. */
+    atomic_fetch_add(&slot->inflight, 1);
+    hami_region_leave(r, me);
+    CHECK(atomic_load(&slot->state) == mine);
+    CHECK(used_on(r, dev) == 40);
+    atomic_fetch_sub(&slot->inflight, 1);
+    hami_region_leave(r, me);
+    CHECK(hami_slot_state(atomic_load(&slot->state)) == HAMI_SLOT_FREE);
+    CHECK(used_on(r, dev) == 0);
+    munmap(m, sizeof(region_layout));
+    hami_region_close(r);
+}
+
 int main(void)
 {
     t_make_dir();
@@ -224,6 +380,8 @@ int main(void)
     hami_region_close(r);
     test_stale_rule();
     test_thread_race();
+    test_half_registered();
+    test_leave_fences_charges();
     t_cleanup_dir();
     return t_summary("test_region_memory");
 }

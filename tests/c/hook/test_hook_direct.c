@@ -7,6 +7,10 @@
  * nothing, the current context's device is charged, a fork child gets its own slot, and
  * launches pass through.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* dlvsym, RTLD_NEXT */
+#endif
+#include <dlfcn.h>
 #include <pthread.h>
 #include <sys/wait.h>
 
@@ -117,6 +121,26 @@ static void check_kinds(void)
     CHECK_CU(cuArrayDestroy(array), CUDA_SUCCESS);
     CHECK_EQ(hook_test_region_used(uuid0), 0);
 
+    /* NV12 is 1.5 bytes per element, a fractional total rounded up (63 x 1.5 -> 95) */
+    CUDA_ARRAY_DESCRIPTOR nv12 = {64, 32, CU_AD_FORMAT_NV12, 1};
+    CHECK_CU(cuArrayCreate_v2(&array, &nv12), CUDA_SUCCESS);
+    CHECK_EQ(hook_test_region_used(uuid0), 64 * 32 * 3 / 2);
+    CHECK_CU(cuArrayDestroy(array), CUDA_SUCCESS);
+    CHECK_EQ(hook_test_region_used(uuid0), 0);
+    CUDA_ARRAY_DESCRIPTOR nv12_odd = {63, 1, CU_AD_FORMAT_NV12, 1};
+    CHECK_EQ(hami_cuda_array_bytes(&nv12_odd), 95);
+    /* A format the header does not know (CUDA 12.8 added 0x51-0x5d) is charged an upper
+     * bound, never 0 (0 would let it through uncapped): 16 bytes per element and channel. */
+    CUDA_ARRAY_DESCRIPTOR unknown = {64, 32, (CUarray_format)0x52, 2};
+    CHECK_CU(cuArrayCreate_v2(&array, &unknown), CUDA_SUCCESS);
+    CHECK_EQ(hook_test_region_used(uuid0), 64 * 32 * 2 * 16);
+    CHECK_CU(cuArrayDestroy(array), CUDA_SUCCESS);
+    CHECK_EQ(hook_test_region_used(uuid0), 0);
+    /* and counts against the cap: 2048 x 1024 x 3 x 16 bytes = 96 MiB > 64 MiB */
+    CUDA_ARRAY3D_DESCRIPTOR unknown_big = {2048, 1024, 3, (CUarray_format)0x5d, 1, 0};
+    CHECK_CU(cuArray3DCreate_v2(&array, &unknown_big), CUDA_ERROR_OUT_OF_MEMORY);
+    CHECK_EQ(hook_test_region_used(uuid0), 0);
+
     CUDA_ARRAY3D_DESCRIPTOR descm = {64, 64, 0, CU_AD_FORMAT_FLOAT, 1, 0};
     CUmipmappedArray mip;
     CHECK_CU(cuMipmappedArrayCreate(&mip, &descm, 3), CUDA_SUCCESS);
@@ -147,6 +171,30 @@ static void check_cap_and_info(void)
     CHECK_CU(cuMemGetInfo_v2(&free_bytes, NULL), CUDA_SUCCESS);
     CHECK_EQ(free_bytes, 4 * MiB);
     CHECK_CU(cuMemGetInfo_v2(NULL, NULL), CUDA_SUCCESS);
+    /* A NULL gets the driver's own answer, whatever it is: the simulator's function itself
+     * (looked up with glibc's dlsym, found with dlvsym: the library overrides dlsym, not
+     * dlvsym) answers every NULL combination with the same code as the hooked one. */
+    typedef void *(*dlsym_fn)(void *, const char *);
+    dlsym_fn glibc_dlsym = (dlsym_fn)dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.34");
+    if (!glibc_dlsym)
+        glibc_dlsym = (dlsym_fn)dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.2.5");
+    if (!glibc_dlsym)
+        glibc_dlsym = (dlsym_fn)dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.17");
+    void *sim = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD);
+    cuMemGetInfo_v2_fn sim_info =
+        sim && glibc_dlsym ? (cuMemGetInfo_v2_fn)glibc_dlsym(sim, "cuMemGetInfo_v2") : NULL;
+    CHECK(sim_info != NULL && sim_info != cuMemGetInfo_v2);
+    if (sim_info && sim_info != cuMemGetInfo_v2) {
+        size_t f = 0, t = 0;
+        CHECK_CU(cuMemGetInfo_v2(NULL, NULL), sim_info(NULL, NULL));
+        CHECK_CU(cuMemGetInfo_v2(NULL, &t), sim_info(NULL, &t));
+        CHECK_CU(cuMemGetInfo_v2(&f, NULL), sim_info(&f, NULL));
+        /* the hooked answer for the pointer given stays virtualised */
+        CHECK_CU(cuMemGetInfo_v2(NULL, &t), CUDA_SUCCESS);
+        CHECK_EQ(t, CAP);
+    }
+    if (sim)
+        dlclose(sim);
     size_t dev_total = 0;
     CHECK_CU(cuDeviceTotalMem_v2(&dev_total, 0), CUDA_SUCCESS);
     CHECK_EQ(dev_total, CAP);

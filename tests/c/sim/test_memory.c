@@ -142,8 +142,23 @@ int main(void)
     CHECK(free_bytes() == GiB - (256 * 256 + 128 * 128 + 64 * 64));
     CHECK_CU(cuMipmappedArrayDestroy(mip));
     CHECK(cuMipmappedArrayDestroy(mip) == CUDA_ERROR_INVALID_HANDLE);
-    CUDA_ARRAY_DESCRIPTOR bad = {16, 16, (CUarray_format)0x77, 1};
-    CHECK(cuArrayCreate_v2(&arr, &bad) == CUDA_ERROR_INVALID_VALUE);
+    /* A format hami/cuda_sizes.h does not know (a newer driver's) is counted at the upper
+     * bound, 16 bytes per element and channel, by the simulator as by the library: never 0. */
+    CUDA_ARRAY_DESCRIPTOR unknown = {16, 16, (CUarray_format)0x77, 2};
+    CHECK(hami_cuda_array_bytes(&unknown) == 16 * 16 * 2 * 16);
+    CHECK_CU(cuArrayCreate_v2(&arr, &unknown));
+    CHECK(free_bytes() == GiB - 16 * 16 * 2 * 16);
+    CHECK_CU(cuArrayDestroy(arr));
+    /* NV12: 1.5 bytes per element, rounded up */
+    CUDA_ARRAY_DESCRIPTOR nv12 = {33, 1, CU_AD_FORMAT_NV12, 1};
+    CHECK(hami_cuda_array_bytes(&nv12) == 50);
+    CHECK_CU(cuArrayCreate_v2(&arr, &nv12));
+    CHECK(free_bytes() == GiB - 50);
+    CHECK_CU(cuArrayDestroy(arr));
+    /* 0 (rejected) only for a size that overflows 64 bits */
+    CUDA_ARRAY3D_DESCRIPTOR huge = {1ull << 40, 1ull << 20, 1ull << 10, CU_AD_FORMAT_FLOAT, 4, 0};
+    CHECK(hami_cuda_array3d_bytes(&huge) == 0);
+    CHECK(cuArray3DCreate_v2(&arr, &huge) == CUDA_ERROR_INVALID_VALUE);
     CHECK(free_bytes() == GiB);
     printf("ok\n");
     return 0;
