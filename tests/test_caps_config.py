@@ -90,3 +90,17 @@ def test_unusable_region_fails_closed(workload, tmp_path, make):
     # without any cap configured, the same process works (nothing to enforce)
     free = H.run_sim([workload, "alloc", "direct", "0", str(MiB)], env=preloaded_env(tmp_path))
     assert H.last_json(free.stdout)["rc"] == 0
+
+
+@pytest.mark.parametrize("make", [_foreign_region, _corrupt_region], ids=["version", "corrupt"])
+def test_unusable_region_refuses_capped_launches(workload, tmp_path, make):
+    """A compute cap that cannot be metered (no shared bucket) refuses launches instead of
+    running them unmetered; without a compute cap the same launch works."""
+    region = tmp_path / "region"
+    make(region)
+    r = H.run_sim([workload, "launch", "0"], env=preloaded_env(tmp_path, HAMI_COMPUTE_LIMIT="30"))
+    assert r.returncode == 0, r.stderr
+    assert H.last_json(r.stdout)["rc"] == 1  # CUDA_ERROR_INVALID_VALUE: fail closed
+    assert "refuses launches: it has a compute cap and the shared region is unusable" in r.stderr
+    ok = H.run_sim([workload, "launch", "0"], env=preloaded_env(tmp_path))
+    assert H.last_json(ok.stdout)["rc"] == 0  # control: no cap, nothing to enforce

@@ -61,7 +61,9 @@ static hami_hook_device *unbound_device(CUdevice ordinal, const char *why)
         hami_hook_env_limits(HAMI_VENDOR_CUDA, ordinal, &env);
         int refuse_memory =
             !env.policy_disable && (env.memory_limit_bytes != 0 || env.memory_invalid);
-        int refuse_launch = !env.policy_disable && env.compute_invalid;
+        /* not in the region, so a compute cap cannot be metered either: refuse (fail closed) */
+        int refuse_launch =
+            !env.policy_disable && (env.compute_invalid || env.compute_limit_pct != 0);
         int logged = 0;
         pthread_mutex_lock(&unbound_lock);
         if (!atomic_load_explicit(&dev->ready, memory_order_relaxed)) {
@@ -75,6 +77,7 @@ static hami_hook_device *unbound_device(CUdevice ordinal, const char *why)
             dev->card_total_bytes = 0;
             snprintf(dev->uuid, sizeof dev->uuid, "%s", "unidentified");
             dev->refuse_reason = why;
+            dev->launch_refuse_reason = why;
             dev->env_error[0] = '\0';
             atomic_store_explicit(&dev->ready, 1, memory_order_release);
             logged = refuse_memory || refuse_launch;
@@ -84,7 +87,7 @@ static hami_hook_device *unbound_device(CUdevice ordinal, const char *why)
             hami_log(HAMI_LOG_ERROR,
                      "device %d: %s, but the environment configures a %s for it: %s refused "
                      "(fail closed)",
-                     (int)ordinal, why, refuse_memory ? "memory cap" : "bad compute limit",
+                     (int)ordinal, why, refuse_memory ? "memory cap" : "compute cap",
                      refuse_memory ? "allocations" : "launches");
     }
     return dev->refuse_memory || dev->refuse_launch ? dev : NULL;

@@ -111,8 +111,9 @@ static void open_region(void)
     int rc = p ? hami_region_open(p, 1, &r, err, sizeof err) : HAMI_E_INVALID;
     if (rc != HAMI_OK || !r) {
         hami_log(HAMI_LOG_ERROR,
-                 "region %s unusable: %s; devices with a memory cap refuse allocations "
-                 "(fail closed), devices without one are not tracked",
+                 "region %s unusable: %s; devices with a memory cap refuse allocations and "
+                 "devices with a compute cap refuse launches (fail closed), devices without "
+                 "one are not tracked",
                  p ? p : "(no path)", err[0] ? err : "cannot open");
         return;
     }
@@ -177,8 +178,9 @@ const uint32_t *hami_hook_compute_gate(int vendor)
     hami_region *r = hami_hook_region();
     if (r)
         return hami_region_compute_word(r);
-    /* No region: nothing can be metered, and nothing is refused (no invalid value). */
-    return &gate_never_slow;
+    /* No region: nothing can be metered, so a configured cap must reach the slow path, which
+     * refuses the launch (fail closed); with no cap, launches go straight to the driver. */
+    return vendor_configs[vendor].compute_configured ? &gate_always_slow : &gate_never_slow;
 }
 
 hami_region *hami_hook_region(void)
@@ -256,7 +258,17 @@ void hami_hook_bind_device(hami_hook_device *dev, int vendor, int ordinal, const
         dev->refuse_memory = 1;
         dev->refuse_reason = "it has a memory cap and the shared region is unusable";
     }
-    dev->refuse_launch = env.compute_invalid && !env.policy_disable;
+    /* Compute fails closed like memory: a cap that cannot be metered (no region entry, so no
+     * shared bucket) refuses launches rather than running them unmetered. */
+    dev->refuse_launch = 0;
+    dev->launch_refuse_reason = NULL;
+    if (env.compute_invalid && !env.policy_disable) {
+        dev->refuse_launch = 1;
+        dev->launch_refuse_reason = "its compute limit does not parse";
+    } else if (!env.policy_disable && env.compute_limit_pct != 0 && dev->region_slot < 0) {
+        dev->refuse_launch = 1;
+        dev->launch_refuse_reason = "it has a compute cap and the shared region is unusable";
+    }
     atomic_store_explicit(&dev->ready, 1, memory_order_release);
     pthread_mutex_unlock(&state_lock);
     if (hami_log_enabled(HAMI_LOG_DEBUG))
@@ -495,6 +507,8 @@ void hami_hook_log_launch_refusal(hami_hook_device *dev, const char *api)
 {
     if (atomic_exchange_explicit(&dev->launch_refusal_logged, 1, memory_order_relaxed) == 0)
         hami_log(HAMI_LOG_ERROR,
-                 "%s: device %d (%s) refuses launches: its compute limit does not parse%s%s", api,
-                 dev->ordinal, dev->uuid, dev->env_error[0] ? ": " : "", dev->env_error);
+                 "%s: device %d (%s) refuses launches: %s%s%s", api, dev->ordinal, dev->uuid,
+                 dev->launch_refuse_reason ? dev->launch_refuse_reason
+                                           : "its compute limit does not parse",
+                 dev->env_error[0] ? ": " : "", dev->env_error);
 }

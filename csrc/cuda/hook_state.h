@@ -27,6 +27,7 @@ typedef struct hami_hook_device {
     uint64_t card_total_bytes;  /* physical capacity reported by the driver */
     char uuid[HAMI_UUID_LEN];
     const char *refuse_reason;  /* static text for the refusal log line */
+    const char *launch_refuse_reason; /* static text for the launch refusal log line */
     char env_error[HAMI_ERR_LEN]; /* the configuration message for this device, if any */
     _Atomic int refusal_logged;
     _Atomic int launch_refusal_logged;
